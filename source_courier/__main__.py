@@ -1,0 +1,3 @@
+from source_courier.run import run
+
+run()

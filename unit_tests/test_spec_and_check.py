@@ -1,0 +1,135 @@
+"""spec, check and config validation: a user mistake is refused before any request, naming the fix."""
+
+from __future__ import annotations
+
+import pytest
+from airbyte_cdk.models import Status, SyncMode
+
+from source_courier import SourceCourier
+from unit_tests.builders import API_KEY, MESSAGES_URL, config, error, ids, message, page
+
+
+def test_spec_declares_the_documented_fields():
+    spec = SourceCourier().spec(logger=None).connectionSpecification
+
+    assert spec["required"] == ["api_key"]
+    assert spec["properties"]["api_key"]["airbyte_secret"] is True
+    assert set(spec["properties"]) == {"api_key", "start_date", "lookback_days", "base_url"}
+    lookback = spec["properties"]["lookback_days"]
+    assert (lookback["type"], lookback["minimum"], lookback["maximum"], lookback["default"]) == ("integer", 0, 30, 1)
+    assert spec["properties"]["base_url"]["default"] == "https://api.courier.com"
+
+
+def test_check_succeeds_with_one_request(api, run_check):
+    api.get(MESSAGES_URL, json=page([message("m1")], cursor="c1"))
+
+    output = run_check(config())
+
+    assert [m.connectionStatus.status for m in output.connection_status_messages] == [Status.SUCCEEDED]
+    assert len(api.calls) == 1
+
+
+def test_check_sends_the_trimmed_key_as_a_bearer_token(api, run_check):
+    api.get(MESSAGES_URL, json=page([]))
+
+    run_check(config(api_key=f"  {API_KEY}\n"))
+
+    assert api.calls[0].request.headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_401_fails_check_with_config_error_naming_the_fix(api, run_check, waits):
+    api.get(MESSAGES_URL, status=401, json=error())
+
+    output = run_check(config())
+
+    (status,) = output.connection_status_messages
+    assert status.connectionStatus.status == Status.FAILED
+    assert "Courier rejected the API key" in status.connectionStatus.message
+    assert "Settings > API Keys" in status.connectionStatus.message
+    assert len(api.calls) == 1 and waits == []
+
+
+def test_403_fails_check_naming_permissions(api, run_check):
+    api.get(MESSAGES_URL, status=403, json=error("Forbidden", "authorization_error"))
+
+    output = run_check(config())
+
+    (status,) = output.connection_status_messages
+    assert status.connectionStatus.status == Status.FAILED
+    assert "refused it access to https://api.courier.com/messages (403 authorization_error: Forbidden)" in (
+        status.connectionStatus.message
+    )
+
+
+BAD_CONFIGS = [
+    pytest.param({"base_url": "http://api.courier.com"}, "base_url 'http://api.courier.com' would send the API key unencrypted", id="plain-http-remote"),
+    pytest.param({"base_url": "http://10.0.0.5:8080"}, "would send the API key unencrypted", id="plain-http-private-ip"),
+    pytest.param({"base_url": "ftp://127.0.0.1"}, "unsupported scheme", id="ftp-loopback"),
+    pytest.param({"base_url": "api.courier.com"}, "base_url 'api.courier.com' is not a usable URL", id="no-scheme"),
+    pytest.param({"base_url": "https://"}, "is not a usable URL", id="no-host"),
+    pytest.param({"base_url": "https://user:pw@api.courier.com"}, "is not a usable URL", id="credentials-in-url"),
+    pytest.param({"base_url": "http://127.0.0.1:99999"}, "is not a usable URL", id="bad-port"),
+    pytest.param({"api_key": "pk_test abc"}, "api_key contains whitespace inside it", id="space-inside-key"),
+    pytest.param({"api_key": "   "}, "api_key is empty", id="blank-key"),
+    pytest.param({"start_date": "2024-02-30"}, "start_date '2024-02-30' is not a date Courier can filter on", id="impossible-date"),
+    pytest.param({"start_date": "2024-1-5"}, "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", id="unpadded-date"),
+    pytest.param({"start_date": "2024-01-05T10:00:00+02:00"}, "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", id="offset-date"),
+    pytest.param({"lookback_days": 31}, "31 is greater than the maximum of 30", id="lookback-too-long"),
+    pytest.param({"lookback_days": -1}, "-1 is less than the minimum of 0", id="negative-lookback"),
+    pytest.param({"lookback_days": "2"}, "'2' is not of type 'integer'", id="lookback-as-text"),
+]
+
+
+@pytest.mark.parametrize("overrides, expected", BAD_CONFIGS)
+def test_bad_config_fails_check_before_any_request(api, run_check, overrides, expected):
+    output = run_check(config(**overrides))
+
+    (status,) = output.connection_status_messages
+    assert status.connectionStatus.status == Status.FAILED
+    assert expected in status.connectionStatus.message
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize("overrides, expected", BAD_CONFIGS)
+def test_bad_config_fails_discover_with_a_config_error(api, run_discover, overrides, expected):
+    output = run_discover(config(**overrides))
+
+    (trace,) = output.errors
+    assert trace.trace.error.failure_type.value == "config_error"
+    assert expected in trace.trace.error.message
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize("overrides, expected", BAD_CONFIGS)
+def test_bad_config_fails_read_with_a_config_error(api, run_read, overrides, expected):
+    output = run_read(config(**overrides), SyncMode.incremental)
+
+    assert output.records == []
+    assert output.errors[0].trace.error.failure_type.value == "config_error"
+    assert expected in output.errors[0].trace.error.message
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "base_url, requested",
+    [
+        pytest.param("https://courier-proxy.example.com/v1/", "https://courier-proxy.example.com/v1/messages", id="https-with-path"),
+        pytest.param("http://127.0.0.1:8080", "http://127.0.0.1:8080/messages", id="http-ipv4-loopback"),
+        pytest.param("http://[::1]:8080", "http://[::1]:8080/messages", id="http-ipv6-loopback"),
+        pytest.param("http://localhost", "http://localhost/messages", id="http-localhost"),
+    ],
+)
+def test_accepted_base_urls_are_requested(api, run_read, base_url, requested):
+    api.get(requested, json=page([message("m1")]))
+
+    output = run_read(config(base_url=base_url))
+
+    assert ids(output) == ["m1"]
+
+
+def test_unknown_config_keys_are_ignored(api, run_read):
+    api.get(MESSAGES_URL, json=page([message("m1")]))
+
+    output = run_read(config(page_size=1, legacy_option={"x": 1}))
+
+    assert ids(output) == ["m1"]
