@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections.abc import Mapping, MutableMapping
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping, MutableMapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy import BackoffStrategy
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
@@ -213,12 +213,12 @@ class TrimApiKey(ConfigTransformation):
 class ApiKeyIsOneToken(ValidationStrategy):
     """Refuses an empty key or one with whitespace inside it, with a config error naming the fix.
 
-        validations:
-          - type: DpathValidator
-            field_path: [api_key]
-            validation_strategy:
-              type: CustomValidationStrategy
-              class_name: source_courier.components.ApiKeyIsOneToken
+    validations:
+      - type: DpathValidator
+        field_path: [api_key]
+        validation_strategy:
+          type: CustomValidationStrategy
+          class_name: source_courier.components.ApiKeyIsOneToken
     """
 
     def validate(self, value: Any) -> None:
@@ -237,12 +237,12 @@ class ApiKeyIsOneToken(ValidationStrategy):
 class HttpsOrLoopbackUrl(ValidationStrategy):
     """Accepts `https://` URLs, and `http://` only to this machine, so the key never travels in clear text.
 
-        validations:
-          - type: DpathValidator
-            field_path: [base_url]
-            validation_strategy:
-              type: CustomValidationStrategy
-              class_name: source_courier.components.HttpsOrLoopbackUrl
+    validations:
+      - type: DpathValidator
+        field_path: [base_url]
+        validation_strategy:
+          type: CustomValidationStrategy
+          class_name: source_courier.components.HttpsOrLoopbackUrl
     """
 
     def validate(self, value: Any) -> None:
@@ -269,12 +269,12 @@ class HttpsOrLoopbackUrl(ValidationStrategy):
 class CourierStartDate(ValidationStrategy):
     """Accepts `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` that name a real UTC moment.
 
-        validations:
-          - type: DpathValidator
-            field_path: [start_date]
-            validation_strategy:
-              type: CustomValidationStrategy
-              class_name: source_courier.components.CourierStartDate
+    validations:
+      - type: DpathValidator
+        field_path: [start_date]
+        validation_strategy:
+          type: CustomValidationStrategy
+          class_name: source_courier.components.CourierStartDate
     """
 
     def validate(self, value: Any) -> None:

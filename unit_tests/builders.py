@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airbyte_cdk.models import (
+    AirbyteErrorTraceMessage,
     AirbyteStateBlob,
     AirbyteStateMessage,
     AirbyteStateType,
@@ -13,7 +14,6 @@ from airbyte_cdk.models import (
     StreamDescriptor,
     SyncMode,
 )
-from airbyte_cdk.models import AirbyteErrorTraceMessage
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -97,7 +98,9 @@ def run_read(outputs: list[EntrypointOutput], tmp_path: Path) -> Callable[..., E
         args += ["--catalog", _write(tmp_path / "catalog.json", ConfiguredAirbyteCatalogSerializer.dump(configured))]
         if state is not None:
             args += ["--state", _write(tmp_path / "state.json", [AirbyteStateMessageSerializer.dump(s) for s in state])]
-        output = _run(SourceCourier(catalog=configured, config=config, state=state), args + (["--debug"] if debug else []))
+        output = _run(
+            SourceCourier(catalog=configured, config=config, state=state), args + (["--debug"] if debug else [])
+        )
         outputs.append(output)
         return output
 

@@ -28,7 +28,9 @@ from unit_tests.builders import page
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
 
 
-def response(body: Any = None, headers: dict[str, str] | None = None, url: str = "https://api.courier.com/messages?x=1") -> requests.Response:
+def response(
+    body: Any = None, headers: dict[str, str] | None = None, url: str = "https://api.courier.com/messages?x=1"
+) -> requests.Response:
     result = requests.Response()
     result.status_code = 200
     result._content = requests.compat.json.dumps(body).encode()
@@ -164,7 +166,13 @@ def test_api_key_validation_refuses_with_a_config_error(value):
 
 @pytest.mark.parametrize(
     "value",
-    ["https://api.courier.com", "https://proxy.example.com:8443/courier", "http://127.0.0.1:1", "http://localhost", "http://[::1]:9"],
+    [
+        "https://api.courier.com",
+        "https://proxy.example.com:8443/courier",
+        "http://127.0.0.1:1",
+        "http://localhost",
+        "http://[::1]:9",
+    ],
 )
 def test_base_url_validation_accepts_https_and_loopback_http(value):
     HttpsOrLoopbackUrl().validate(value)
@@ -172,7 +180,16 @@ def test_base_url_validation_accepts_https_and_loopback_http(value):
 
 @pytest.mark.parametrize(
     "value",
-    ["http://api.courier.com", "http://127.0.0.2", "http://localhost.evil.com", "ws://localhost", "", "https://", 7, "https://a:b@api.courier.com"],
+    [
+        "http://api.courier.com",
+        "http://127.0.0.2",
+        "http://localhost.evil.com",
+        "ws://localhost",
+        "",
+        "https://",
+        7,
+        "https://a:b@api.courier.com",
+    ],
 )
 def test_base_url_validation_refuses_with_a_config_error(value):
     with pytest.raises(AirbyteTracedException) as raised:
@@ -186,7 +203,9 @@ def test_start_date_validation_accepts_the_two_documented_forms(value):
     CourierStartDate().validate(value)
 
 
-@pytest.mark.parametrize("value", ["2023-02-29", "2024-13-01", "2024-01-31T24:00:00Z", "2024-01-31 00:00:00", "31/01/2024", "", 20240131])
+@pytest.mark.parametrize(
+    "value", ["2023-02-29", "2024-13-01", "2024-01-31T24:00:00Z", "2024-01-31 00:00:00", "31/01/2024", "", 20240131]
+)
 def test_start_date_validation_refuses_with_a_config_error(value):
     with pytest.raises(AirbyteTracedException) as raised:
         CourierStartDate().validate(value)

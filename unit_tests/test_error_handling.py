@@ -7,7 +7,6 @@ from email.utils import format_datetime
 
 import pytest
 import requests
-import responses
 
 from source_courier import components
 from unit_tests.builders import MESSAGES_URL, config, error, ids, message, page, stream_error
@@ -33,7 +32,9 @@ def test_429_waits_for_retry_after_seconds_then_emits_records(api, run_read, wai
 
 def test_429_waits_for_retry_after_http_date_then_emits_records(api, run_read, waits, frozen_now):
     retry_at = format_datetime(FROZEN_NOW + timedelta(seconds=42), usegmt=True)
-    api.get(MESSAGES_URL, status=429, json=error("Too many requests", "rate_limit_error"), headers={"Retry-After": retry_at})
+    api.get(
+        MESSAGES_URL, status=429, json=error("Too many requests", "rate_limit_error"), headers={"Retry-After": retry_at}
+    )
     api.get(MESSAGES_URL, json=page([message("m1")]))
 
     output = run_read(config())
@@ -43,7 +44,9 @@ def test_429_waits_for_retry_after_http_date_then_emits_records(api, run_read, w
 
 
 def test_429_retry_after_is_capped_at_ten_minutes(api, run_read, waits):
-    api.get(MESSAGES_URL, status=429, json=error("Too many requests", "rate_limit_error"), headers={"Retry-After": "86400"})
+    api.get(
+        MESSAGES_URL, status=429, json=error("Too many requests", "rate_limit_error"), headers={"Retry-After": "86400"}
+    )
     api.get(MESSAGES_URL, json=page([message("m1")]))
 
     output = run_read(config())
@@ -174,6 +177,7 @@ def test_200_without_the_envelope_every_time_fails_naming_the_endpoint(api, run_
     error_message = stream_error(output)
     # The CDK takes a RETRY filter's failure type from the status code, and a 200 is not an error status.
     assert error_message.failure_type.value == "system_error"
-    assert "Courier answered https://api.courier.com/messages with a body that is not JSON or lacks the 'results' list" in (
-        error_message.message
+    assert (
+        "Courier answered https://api.courier.com/messages with a body that is not JSON or lacks the 'results' list"
+        in (error_message.message)
     )

@@ -129,7 +129,9 @@ def test_start_date_with_time_is_sent_to_the_second(api, run_read):
 
 def test_messages_resume_from_saved_state_minus_lookback_days(api, run_read):
     saved = T0 + 10 * DAY_MS
-    on_page(api, page([message("new", saved + 5), message("recent", saved - 5)]), enqueued_after=str(saved - 2 * DAY_MS))
+    on_page(
+        api, page([message("new", saved + 5), message("recent", saved - 5)]), enqueued_after=str(saved - 2 * DAY_MS)
+    )
 
     output = run_read(config(lookback_days=2), SyncMode.incremental, state(saved))
 

@@ -43,16 +43,30 @@ def test_every_field_but_id_is_nullable_and_extra_fields_are_allowed():
     [
         pytest.param(message("1-5e2b2615-05efbb3acab9172f88dd3f6f"), id="delivered"),
         pytest.param(
-            {"id": "1-5e2b2615-05efbb3acab9172f88dd3f6f", "status": "CLICKED", "enqueued": 1562611073426,
-             "sent": 1562611074138, "delivered": 1562611077139, "opened": 1562611083411, "clicked": 1562611084123,
-             "recipient": "CC607F6E84A34305AE98B72C", "event": "my-event",
-             "notification": "TAFGNB3GNQ4MZVHW4WV4R8Q8ZVN4", "error": None, "reason": None},
+            {
+                "id": "1-5e2b2615-05efbb3acab9172f88dd3f6f",
+                "status": "CLICKED",
+                "enqueued": 1562611073426,
+                "sent": 1562611074138,
+                "delivered": 1562611077139,
+                "opened": 1562611083411,
+                "clicked": 1562611084123,
+                "recipient": "CC607F6E84A34305AE98B72C",
+                "event": "my-event",
+                "notification": "TAFGNB3GNQ4MZVHW4WV4R8Q8ZVN4",
+                "error": None,
+                "reason": None,
+            },
             id="courier-docs-sample",
         ),
         pytest.param({key: None for key in SCHEMA["properties"] if key != "id"} | {"id": "m1"}, id="all-null"),
         pytest.param({"id": "m1"}, id="only-id"),
-        pytest.param(message("m1", status="DIGESTED", reason="BOUNCED", tags=["welcome"]), id="new-enums-and-extra-field"),
-        pytest.param(message("m1", providers=[{"provider": "sendgrid", "providerResponse": {"id": "x"}}]), id="providers"),
+        pytest.param(
+            message("m1", status="DIGESTED", reason="BOUNCED", tags=["welcome"]), id="new-enums-and-extra-field"
+        ),
+        pytest.param(
+            message("m1", providers=[{"provider": "sendgrid", "providerResponse": {"id": "x"}}]), id="providers"
+        ),
     ],
 )
 def test_sample_records_validate_against_the_schema(record):

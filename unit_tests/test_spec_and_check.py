@@ -62,8 +62,14 @@ def test_403_fails_check_naming_permissions(api, run_check):
 
 
 BAD_CONFIGS = [
-    pytest.param({"base_url": "http://api.courier.com"}, "base_url 'http://api.courier.com' would send the API key unencrypted", id="plain-http-remote"),
-    pytest.param({"base_url": "http://10.0.0.5:8080"}, "would send the API key unencrypted", id="plain-http-private-ip"),
+    pytest.param(
+        {"base_url": "http://api.courier.com"},
+        "base_url 'http://api.courier.com' would send the API key unencrypted",
+        id="plain-http-remote",
+    ),
+    pytest.param(
+        {"base_url": "http://10.0.0.5:8080"}, "would send the API key unencrypted", id="plain-http-private-ip"
+    ),
     pytest.param({"base_url": "ftp://127.0.0.1"}, "unsupported scheme", id="ftp-loopback"),
     pytest.param({"base_url": "api.courier.com"}, "base_url 'api.courier.com' is not a usable URL", id="no-scheme"),
     pytest.param({"base_url": "https://"}, "is not a usable URL", id="no-host"),
@@ -71,9 +77,15 @@ BAD_CONFIGS = [
     pytest.param({"base_url": "http://127.0.0.1:99999"}, "is not a usable URL", id="bad-port"),
     pytest.param({"api_key": "pk_test abc"}, "api_key contains whitespace inside it", id="space-inside-key"),
     pytest.param({"api_key": "   "}, "api_key is empty", id="blank-key"),
-    pytest.param({"start_date": "2024-02-30"}, "start_date '2024-02-30' is not a date Courier can filter on", id="impossible-date"),
+    pytest.param(
+        {"start_date": "2024-02-30"},
+        "start_date '2024-02-30' is not a date Courier can filter on",
+        id="impossible-date",
+    ),
     pytest.param({"start_date": "2024-1-5"}, "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", id="unpadded-date"),
-    pytest.param({"start_date": "2024-01-05T10:00:00+02:00"}, "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", id="offset-date"),
+    pytest.param(
+        {"start_date": "2024-01-05T10:00:00+02:00"}, "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", id="offset-date"
+    ),
     pytest.param({"lookback_days": 31}, "31 is greater than the maximum of 30", id="lookback-too-long"),
     pytest.param({"lookback_days": -1}, "-1 is less than the minimum of 0", id="negative-lookback"),
     pytest.param({"lookback_days": "2"}, "'2' is not of type 'integer'", id="lookback-as-text"),
@@ -113,7 +125,11 @@ def test_bad_config_fails_read_with_a_config_error(api, run_read, overrides, exp
 @pytest.mark.parametrize(
     "base_url, requested",
     [
-        pytest.param("https://courier-proxy.example.com/v1/", "https://courier-proxy.example.com/v1/messages", id="https-with-path"),
+        pytest.param(
+            "https://courier-proxy.example.com/v1/",
+            "https://courier-proxy.example.com/v1/messages",
+            id="https-with-path",
+        ),
         pytest.param("http://127.0.0.1:8080", "http://127.0.0.1:8080/messages", id="http-ipv4-loopback"),
         pytest.param("http://[::1]:8080", "http://[::1]:8080/messages", id="http-ipv6-loopback"),
         pytest.param("http://localhost", "http://localhost/messages", id="http-localhost"),

@@ -1,0 +1,30 @@
+# make test: set up .venv (Python 3.10+; 3.11 recommended), install the connector with its dev extra, lint, run every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint unit integration clean
+
+test: lint
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest unit_tests
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest integration_tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check source_courier courier_emulator unit_tests integration_tests
+	$(BIN)/ruff format --check source_courier courier_emulator unit_tests integration_tests
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and "Python 3.10 or newer is needed (3.11 recommended)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

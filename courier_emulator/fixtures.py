@@ -1,0 +1,44 @@
+"""pytest fixtures that run the Courier emulator in-process (see ``courier_emulator.server.run_in_thread``).
+
+Use them with ``pytest_plugins = ["courier_emulator.fixtures"]`` (in a test module or the root conftest).
+
+* ``courier_emulator``: a running emulator with the default log (25 messages) and ``FIXTURE_API_KEY``.
+* ``courier_emulator_factory``: ``start(**run_in_thread_kwargs)`` for other sizes, anchors or keys; every
+  emulator it started is stopped at teardown.
+
+``FIXTURE_API_KEY`` is long and distinctive on purpose, so a test can grep logs, state or output for it and
+prove the key never leaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from courier_emulator.server import RunningEmulator, run_in_thread
+
+FIXTURE_API_KEY = "courier-emulator-fixture-key-7d1e0c4b9a2f46e8b3c5a9d0e6f1b27c"
+
+EmulatorFactory = Callable[..., RunningEmulator]
+
+
+@pytest.fixture
+def courier_emulator_factory() -> Iterator[EmulatorFactory]:
+    started: list[RunningEmulator] = []
+
+    def start(**options: Any) -> RunningEmulator:
+        options.setdefault("api_key", FIXTURE_API_KEY)
+        emulator = run_in_thread(**options)
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def courier_emulator(courier_emulator_factory: EmulatorFactory) -> RunningEmulator:
+    return courier_emulator_factory()

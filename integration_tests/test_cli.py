@@ -1,0 +1,212 @@
+"""The installed `source-courier` CLI, run as a subprocess against the local Courier emulator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from courier_emulator.server import RunningEmulator, run_in_thread
+
+# Long and distinctive, so a leak into any output is unmistakable.
+API_KEY = "pk_test_CANARY_cli_4b8e2f6a0c9d1e3f5a7b9c2d4e6f8a0b1c3d5e7f9"
+WRONG_KEY = "pk_test_CANARY_cli_wrong_9e7c5a3b1d0f2e4a6c8b0d2f4a6c8e0b2d4f6a8"
+CLI = Path(sys.executable).with_name("source-courier")
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+CATALOG = Path(__file__).with_name("configured_catalog.json")
+outputs_seen: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def courier() -> Iterator[RunningEmulator]:
+    # 60 messages an hour apart: 6 pages, and a lookback of one day spans 24 of them.
+    with run_in_thread(api_key=API_KEY, messages=60, spacing_ms=HOUR_MS) as emulator:
+        yield emulator
+
+
+@pytest.fixture(autouse=True)
+def fresh_request_log(courier: RunningEmulator) -> None:
+    courier.reset_requests()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_key_in_any_output() -> Iterator[None]:
+    yield
+    assert outputs_seen, "no CLI output was recorded"
+    for output in outputs_seen:
+        assert API_KEY not in output and WRONG_KEY not in output
+
+
+def cli(tmp_path: Path, command: str, config: dict[str, Any] | None = None, **files: Any) -> tuple[int, list[dict]]:
+    """Runs one command; returns its exit code and its stdout, which must be protocol messages only."""
+    args = [str(CLI), command]
+    for name, content in (({"config": config} if config is not None else {}) | files).items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        args += [f"--{name}", str(path)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    outputs_seen.extend([done.stdout, done.stderr])
+    messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert all(message.get("type") in PROTOCOL_TYPES for message in messages), done.stdout
+    return done.returncode, messages
+
+
+PROTOCOL_TYPES = {"RECORD", "STATE", "LOG", "SPEC", "CONNECTION_STATUS", "CATALOG", "TRACE", "CONTROL"}
+
+
+def of_type(messages: list[dict], type_: str) -> list[dict]:
+    key = {"CONNECTION_STATUS": "connectionStatus"}.get(type_, type_.lower())
+    return [message[key] for message in messages if message["type"] == type_]
+
+
+def config(courier: RunningEmulator, **overrides: Any) -> dict[str, Any]:
+    return {"api_key": f" {API_KEY}\n", "base_url": courier.base_url, **overrides}
+
+
+def record_ids(messages: list[dict]) -> list[str]:
+    return [record["data"]["id"] for record in of_type(messages, "RECORD")]
+
+
+def final_state(messages: list[dict]) -> dict:
+    return of_type(messages, "STATE")[-1]["stream"]["stream_state"]
+
+
+def error_traces(messages: list[dict]) -> list[dict]:
+    return [trace["error"] for trace in of_type(messages, "TRACE") if trace["type"] == "ERROR"]
+
+
+def test_spec_prints_one_spec(tmp_path):
+    code, messages = cli(tmp_path, "spec")
+
+    assert code == 0
+    (spec,) = of_type(messages, "SPEC")
+    assert spec["connectionSpecification"]["required"] == ["api_key"]
+
+
+def test_module_entrypoint_runs_too():
+    done = subprocess.run([sys.executable, "-m", "source_courier", "spec"], capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0
+    assert [json.loads(line)["type"] for line in done.stdout.splitlines()][-1] == "SPEC"
+
+
+def test_check_succeeds_with_one_request(tmp_path, courier):
+    code, messages = cli(tmp_path, "check", config(courier))
+
+    assert code == 0
+    assert [status["status"] for status in of_type(messages, "CONNECTION_STATUS")] == ["SUCCEEDED"]
+    assert [(r["path"], r["authorized"]) for r in courier.requests()] == [("/messages", True)]
+
+
+def test_check_with_a_wrong_key_fails_naming_the_fix(tmp_path, courier):
+    code, messages = cli(tmp_path, "check", config(courier, api_key=WRONG_KEY))
+
+    assert code == 0
+    (status,) = of_type(messages, "CONNECTION_STATUS")
+    assert status["status"] == "FAILED"
+    assert "Courier rejected the API key" in status["message"] and "Settings > API Keys" in status["message"]
+    assert len(courier.requests()) == 1  # a 401 is not retried
+
+
+def test_check_refuses_plain_http_to_another_host_before_any_request(tmp_path, courier):
+    code, messages = cli(tmp_path, "check", config(courier, base_url="http://courier.example.com"))
+
+    assert code == 0
+    (status,) = of_type(messages, "CONNECTION_STATUS")
+    assert status["status"] == "FAILED" and "would send the API key unencrypted" in status["message"]
+    assert courier.requests() == []
+
+
+def test_discover_declares_messages_incremental_on_enqueued(tmp_path, courier):
+    code, messages = cli(tmp_path, "discover", config(courier))
+
+    assert code == 0
+    (catalog,) = of_type(messages, "CATALOG")
+    (stream,) = catalog["streams"]
+    assert (stream["name"], stream["default_cursor_field"], stream["source_defined_primary_key"]) == (
+        "messages",
+        ["enqueued"],
+        [["id"]],
+    )
+    assert stream["supported_sync_modes"] == ["full_refresh", "incremental"]
+    assert courier.requests() == []
+
+
+def test_read_with_a_wrong_key_ends_in_a_config_error_trace_and_non_zero_exit(tmp_path, courier):
+    code, messages = cli(tmp_path, "read", config(courier, api_key=WRONG_KEY), catalog=CATALOG.read_text())
+
+    assert code != 0
+    assert record_ids(messages) == []
+    assert error_traces(messages)[0]["failure_type"] == "config_error"
+    assert "Courier rejected the API key" in error_traces(messages)[0]["message"]
+
+
+def test_read_with_an_impossible_start_date_fails_before_any_request(tmp_path, courier):
+    code, messages = cli(tmp_path, "read", config(courier, start_date="2026-02-30"), catalog=CATALOG.read_text())
+
+    assert code != 0
+    (error,) = error_traces(messages)
+    assert error["failure_type"] == "config_error" and "start_date '2026-02-30'" in error["message"]
+    assert courier.requests() == []
+
+
+def test_first_read_returns_every_message_once_newest_first_with_the_max_enqueued_as_state(tmp_path, courier):
+    code, messages = cli(tmp_path, "read", config(courier), catalog=CATALOG.read_text())
+
+    assert code == 0
+    assert record_ids(messages) == list(courier.log.ids())
+    assert final_state(messages) == {"enqueued": str(courier.log.enqueued(0))}
+    queries = [request["query"] for request in courier.requests()]
+    assert queries[0] == {}  # neither state nor start_date: no enqueued_after
+    assert [set(query) for query in queries[1:]] == [{"cursor"}] * 5
+    assert error_traces(messages) == []
+
+
+def test_incremental_read_resumes_from_state_minus_lookback(tmp_path, courier):
+    saved = courier.log.enqueued(30)
+    state = [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "messages"}, "stream_state": {"enqueued": str(saved)}},
+        }
+    ]
+
+    code, messages = cli(tmp_path, "read", config(courier), catalog=CATALOG.read_text(), state=state)
+
+    assert code == 0
+    assert courier.requests()[0]["query"] == {"enqueued_after": str(saved - DAY_MS)}
+    # Everything newer than the state, plus the day before it (inclusive): messages 0..54.
+    assert record_ids(messages) == [courier.log.message_id(i) for i in range(55)]
+    assert final_state(messages) == {"enqueued": str(courier.log.enqueued(0))}
+
+
+def test_incremental_read_with_nothing_new_keeps_the_state(tmp_path, courier):
+    newest = courier.log.enqueued(0)
+    state = [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "messages"}, "stream_state": {"enqueued": str(newest)}},
+        }
+    ]
+
+    code, messages = cli(tmp_path, "read", config(courier, lookback_days=0), catalog=CATALOG.read_text(), state=state)
+
+    assert code == 0
+    assert courier.requests()[0]["query"] == {"enqueued_after": str(newest)}
+    assert record_ids(messages) == [courier.log.message_id(0)]  # inclusive boundary
+    assert final_state(messages) == {"enqueued": str(newest)}
+
+
+def test_start_date_is_sent_and_floors_the_read(tmp_path, courier):
+    start = "2025-12-31T12:00:00Z"  # 12 hours before the newest message
+    code, messages = cli(tmp_path, "read", config(courier, start_date=start), catalog=CATALOG.read_text())
+
+    assert code == 0
+    assert courier.requests()[0]["query"] == {"enqueued_after": str(courier.log.enqueued(12))}
+    assert record_ids(messages) == [courier.log.message_id(i) for i in range(13)]
