@@ -308,17 +308,7 @@ def make_server(
     return CourierEmulatorServer(host, port, api_key=api_key, log=MessageLog(messages, anchor_ms, spacing_ms))
 
 
-def run_in_thread(
-    *,
-    api_key: str = DEMO_API_KEY,
-    messages: int = DEFAULT_MESSAGES,
-    anchor_ms: int = DEFAULT_ANCHOR_MS,
-    spacing_ms: int = DEFAULT_SPACING_MS,
-    host: str = "127.0.0.1",
-    port: int = 0,
-) -> RunningEmulator:
-    """Start serving now; use as ``with run_in_thread(...) as emulator:`` or call ``.stop()`` yourself."""
-    server = make_server(
-        api_key=api_key, messages=messages, anchor_ms=anchor_ms, spacing_ms=spacing_ms, host=host, port=port
-    )
-    return RunningEmulator(server)
+def run_in_thread(**options: Any) -> RunningEmulator:
+    """Start serving now, with ``make_server``'s options; use as ``with run_in_thread(...) as emulator:``
+    or call ``.stop()`` yourself."""
+    return RunningEmulator(make_server(**options))

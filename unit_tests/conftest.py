@@ -107,24 +107,25 @@ def run_read(outputs: list[EntrypointOutput], tmp_path: Path) -> Callable[..., E
     return _read
 
 
-@pytest.fixture
-def run_check(outputs: list[EntrypointOutput], tmp_path: Path) -> Callable[[dict[str, Any]], EntrypointOutput]:
-    def _check(config: dict[str, Any]) -> EntrypointOutput:
-        output = _run(SourceCourier(config=config), ["check", "--config", _write(tmp_path / "config.json", config)])
+def _config_only_command(
+    command: str, outputs: list[EntrypointOutput], tmp_path: Path
+) -> Callable[..., EntrypointOutput]:
+    def _command(config: dict[str, Any]) -> EntrypointOutput:
+        output = _run(SourceCourier(config=config), [command, "--config", _write(tmp_path / "config.json", config)])
         outputs.append(output)
         return output
 
-    return _check
+    return _command
+
+
+@pytest.fixture
+def run_check(outputs: list[EntrypointOutput], tmp_path: Path) -> Callable[[dict[str, Any]], EntrypointOutput]:
+    return _config_only_command("check", outputs, tmp_path)
 
 
 @pytest.fixture
 def run_discover(outputs: list[EntrypointOutput], tmp_path: Path) -> Callable[[dict[str, Any]], EntrypointOutput]:
-    def _discover(config: dict[str, Any]) -> EntrypointOutput:
-        output = _run(SourceCourier(config=config), ["discover", "--config", _write(tmp_path / "config.json", config)])
-        outputs.append(output)
-        return output
-
-    return _discover
+    return _config_only_command("discover", outputs, tmp_path)
 
 
 def _write(path: Path, content: Any) -> str:

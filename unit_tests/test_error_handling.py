@@ -78,18 +78,13 @@ def test_transient_status_is_retried_then_records_are_emitted(api, run_read, wai
     assert not output.errors
 
 
-def test_connection_error_is_retried(api, run_read, waits):
-    api.get(MESSAGES_URL, body=requests.ConnectionError("connection reset"))
-    api.get(MESSAGES_URL, json=page([message("m1")]))
-
-    output = run_read(config())
-
-    assert ids(output) == ["m1"]
-    assert waits == [3]
-
-
-def test_read_timeout_is_retried(api, run_read, waits):
-    api.get(MESSAGES_URL, body=requests.ReadTimeout("read timed out"))
+@pytest.mark.parametrize(
+    "failure",
+    [requests.ConnectionError("connection reset"), requests.ReadTimeout("read timed out")],
+    ids=["connection-error", "read-timeout"],
+)
+def test_network_failure_is_retried(api, run_read, waits, failure):
+    api.get(MESSAGES_URL, body=failure)
     api.get(MESSAGES_URL, json=page([message("m1")]))
 
     output = run_read(config())
