@@ -246,6 +246,8 @@ class HttpsOrLoopbackUrl(ValidationStrategy):
     """
 
     def validate(self, value: Any) -> None:
+        if value == "":  # a cleared optional field: the default applies
+            return
         fix = (
             "Use an https:// URL such as https://api.courier.com (the default: remove base_url to use it), "
             "or http:// only to 127.0.0.1, [::1] or localhost for a local test server."
@@ -278,6 +280,8 @@ class CourierStartDate(ValidationStrategy):
     """
 
     def validate(self, value: Any) -> None:
+        if value == "":  # a cleared optional field: read everything Courier retains
+            return
         for date_format, shape in START_DATE_FORMATS.items():
             if isinstance(value, str) and shape.fullmatch(value):
                 try:

@@ -172,6 +172,7 @@ def test_api_key_validation_refuses_with_a_config_error(value):
         "http://127.0.0.1:1",
         "http://localhost",
         "http://[::1]:9",
+        "",  # a cleared optional field: the default applies
     ],
 )
 def test_base_url_validation_accepts_https_and_loopback_http(value):
@@ -185,7 +186,7 @@ def test_base_url_validation_accepts_https_and_loopback_http(value):
         "http://127.0.0.2",
         "http://localhost.evil.com",
         "ws://localhost",
-        "",
+        " ",
         "https://",
         7,
         "https://a:b@api.courier.com",
@@ -198,13 +199,13 @@ def test_base_url_validation_refuses_with_a_config_error(value):
     assert "https://api.courier.com" in raised.value.message
 
 
-@pytest.mark.parametrize("value", ["2024-02-29", "2024-01-31T23:59:59Z"])
-def test_start_date_validation_accepts_the_two_documented_forms(value):
+@pytest.mark.parametrize("value", ["2024-02-29", "2024-01-31T23:59:59Z", ""], ids=["date", "date-time", "cleared"])
+def test_start_date_validation_accepts_the_two_documented_forms_or_nothing(value):
     CourierStartDate().validate(value)
 
 
 @pytest.mark.parametrize(
-    "value", ["2023-02-29", "2024-13-01", "2024-01-31T24:00:00Z", "2024-01-31 00:00:00", "31/01/2024", "", 20240131]
+    "value", ["2023-02-29", "2024-13-01", "2024-01-31T24:00:00Z", "2024-01-31 00:00:00", "31/01/2024", " ", 20240131]
 )
 def test_start_date_validation_refuses_with_a_config_error(value):
     with pytest.raises(AirbyteTracedException) as raised:

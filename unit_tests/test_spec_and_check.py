@@ -143,6 +143,15 @@ def test_accepted_base_urls_are_requested(api, run_read, base_url, requested):
     assert ids(output) == ["m1"]
 
 
+def test_cleared_optional_fields_mean_their_defaults(api, run_read):
+    api.get(MESSAGES_URL, json=page([message("m1")]))
+
+    output = run_read(config(base_url="", start_date=""), SyncMode.incremental)
+
+    assert ids(output) == ["m1"]
+    assert api.calls[0].request.url == MESSAGES_URL  # the default base URL, and no enqueued_after
+
+
 def test_unknown_config_keys_are_ignored(api, run_read):
     api.get(MESSAGES_URL, json=page([message("m1")]))
 
