@@ -258,7 +258,9 @@ class HttpsOrLoopbackUrl(ValidationStrategy):
             parts.port if parts else None  # noqa: B018 - raises ValueError on a malformed port
         except ValueError:
             parts, host = None, None
-        if parts is None or not host or parts.username is not None or parts.password is not None:
+        if parts is not None and "@" in parts.netloc:  # not echoed: the URL holds a password
+            raise _config_error(f"base_url must not contain a user name or password. {fix}")
+        if parts is None or not host:
             raise _config_error(f"base_url {value!r} is not a usable URL. {fix}")
         if parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS):
             return

@@ -73,7 +73,11 @@ BAD_CONFIGS = [
     pytest.param({"base_url": "ftp://127.0.0.1"}, "unsupported scheme", id="ftp-loopback"),
     pytest.param({"base_url": "api.courier.com"}, "base_url 'api.courier.com' is not a usable URL", id="no-scheme"),
     pytest.param({"base_url": "https://"}, "is not a usable URL", id="no-host"),
-    pytest.param({"base_url": "https://user:pw@api.courier.com"}, "is not a usable URL", id="credentials-in-url"),
+    pytest.param(
+        {"base_url": "https://user:hunter2-secret@api.courier.com"},
+        "base_url must not contain a user name or password",
+        id="credentials-in-url",
+    ),
     pytest.param({"base_url": "http://127.0.0.1:99999"}, "is not a usable URL", id="bad-port"),
     pytest.param({"api_key": "pk_test abc"}, "api_key contains whitespace inside it", id="space-inside-key"),
     pytest.param({"api_key": "   "}, "api_key is empty", id="blank-key"),
@@ -99,6 +103,7 @@ def test_bad_config_fails_check_before_any_request(api, run_check, overrides, ex
     (status,) = output.connection_status_messages
     assert status.connectionStatus.status == Status.FAILED
     assert expected in status.connectionStatus.message
+    assert "hunter2-secret" not in status.connectionStatus.message  # a password in base_url is not echoed
     assert len(api.calls) == 0
 
 
