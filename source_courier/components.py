@@ -45,6 +45,10 @@ def _config_error(message: str) -> AirbyteTracedException:
     return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
+def _endpoint(response: requests.Response) -> str:
+    return f"{response.request.method} {urlsplit(response.request.url).path}"
+
+
 def _paging_error(problem: str) -> AirbyteTracedException:
     message = f"{problem} This is a problem on Courier's side: retry the sync later, and contact Courier support if it persists."
     return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
@@ -65,10 +69,11 @@ class GuardedCursorPagination(PaginationStrategy):
         pagination_strategy:
           type: CustomPaginationStrategy
           class_name: source_courier.components.GuardedCursorPagination
+          max_consecutive_empty_pages: 50
           delegate:
             type: CursorPagination
-            cursor_value: "{{ response.get('paging', {}).get('cursor') }}"
-            stop_condition: "{{ not response.get('paging', {}).get('more') }}"
+            cursor_value: "{{ response.get('paging', {}).get('cursor') or '' }}"
+            stop_condition: "{{ not response.get('paging', {}).get('more') or not response.get('paging', {}).get('cursor') }}"
     """
 
     delegate: PaginationStrategy
@@ -103,13 +108,17 @@ class GuardedCursorPagination(PaginationStrategy):
             last_page_token_value=last_page_token_value,
             page_size_override=page_size_override,
         )
-        chain = self._chain(stream_slice, restart=last_page_token_value is None)
-        if token is None:
+        chains: dict[str, _Chain] = self._chains.__dict__.setdefault("by_slice", {})
+        key = repr(stream_slice)
+        if token is None:  # the partition is complete: forget it
+            chains.pop(key, None)
             return None
-        endpoint = f"{response.request.method} {urlsplit(response.request.url).path}"
+        if last_page_token_value is None or key not in chains:  # the partition (re)starts at page 1
+            chains[key] = _Chain()
+        chain = chains[key]
         if token in chain.seen:
             raise _paging_error(
-                f"Courier returned a page cursor it had already returned while paging {endpoint} "
+                f"Courier returned a page cursor it had already returned while paging {_endpoint(response)} "
                 f"({len(chain.seen) + 1} pages in), so paging further would loop forever."
             )
         chain.seen.add(token)
@@ -117,16 +126,9 @@ class GuardedCursorPagination(PaginationStrategy):
         if chain.empty_pages >= self.max_consecutive_empty_pages:
             raise _paging_error(
                 f"Courier returned {chain.empty_pages} empty pages in a row, each with a new cursor, while "
-                f"paging {endpoint}; stopping instead of paging without end."
+                f"paging {_endpoint(response)}; stopping instead of paging without end."
             )
         return token
-
-    def _chain(self, stream_slice: StreamSlice | None, restart: bool) -> _Chain:
-        chains: dict[str, _Chain] = self._chains.__dict__.setdefault("by_slice", {})
-        key = repr(stream_slice)
-        if restart or key not in chains:
-            chains[key] = _Chain()
-        return chains[key]
 
 
 @dataclass
