@@ -72,7 +72,7 @@ class GuardedCursorPagination(PaginationStrategy):
           max_consecutive_empty_pages: 50
           delegate:
             type: CursorPagination
-            cursor_value: "{{ response.get('paging', {}).get('cursor') or '' }}"
+            cursor_value: "{{ response.get('paging', {}).get('cursor') }}"
             stop_condition: "{{ not response.get('paging', {}).get('more') or not response.get('paging', {}).get('cursor') }}"
     """
 

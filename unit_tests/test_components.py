@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from importlib import resources
 from typing import Any
 
 import pytest
 import requests
+import yaml
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.cursor_pagination_strategy import (
     CursorPaginationStrategy,
 )
@@ -41,13 +43,13 @@ def response(
 
 
 def guarded(max_empty: int = 50) -> GuardedCursorPagination:
-    delegate = CursorPaginationStrategy(
-        cursor_value="{{ response.get('paging', {}).get('cursor') or '' }}",
-        stop_condition="{{ not response.get('paging', {}).get('more') or not response.get('paging', {}).get('cursor') }}",
-        config={},
-        parameters={},
+    """The guard around the manifest's own paging-style-A cursor expressions."""
+    manifest = yaml.safe_load((resources.files("source_courier") / "manifest.yaml").read_text())
+    delegate = manifest["definitions"]["paginator_paging_cursor"]["pagination_strategy"]["delegate"]
+    strategy = CursorPaginationStrategy(
+        cursor_value=delegate["cursor_value"], stop_condition=delegate["stop_condition"], config={}, parameters={}
     )
-    return GuardedCursorPagination(delegate=delegate, parameters={}, max_consecutive_empty_pages=max_empty)
+    return GuardedCursorPagination(delegate=strategy, parameters={}, max_consecutive_empty_pages=max_empty)
 
 
 def walk(strategy: GuardedCursorPagination, pages: list[tuple[str | None, int]], partition: str = "p") -> list[Any]:
