@@ -10,7 +10,7 @@ import math
 import re
 import threading
 from collections.abc import Mapping, MutableMapping
-from dataclasses import InitVar, dataclass, field
+from dataclasses import InitVar, dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy import BackoffStrategy
+from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
     PaginationStrategy,
 )
@@ -26,6 +27,7 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
     ConfigTransformation,
 )
 from airbyte_cdk.sources.declarative.validators.validation_strategy import ValidationStrategy
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Record, StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -137,6 +139,28 @@ class _Chain:
 
     seen: set[Any] = field(default_factory=set)
     empty_pages: int = 0
+
+
+@dataclass
+class TransientRetriesErrorHandler(DefaultErrorHandler):
+    """The CDK's DefaultErrorHandler, except that what it retries stays a transient_error when retries run out.
+
+    The CDK takes a retried response's failure type from its status code, so a 200 that is an HTML page or
+    lacks the envelope, or a 409, would end as system_error although it was retried as a passing fault.
+
+        error_handler:
+          type: CustomErrorHandler
+          class_name: source_courier.components.TransientRetriesErrorHandler
+          max_retries: 30
+          backoff_strategies: [...]
+          response_filters: [...]
+    """
+
+    def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
+        resolution = super().interpret_response(response_or_exception)
+        if resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED):
+            return replace(resolution, failure_type=FailureType.transient_error)
+        return resolution
 
 
 @dataclass

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_filter import HttpResponseFilter
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.cursor_pagination_strategy import (
     CursorPaginationStrategy,
 )
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -23,6 +25,7 @@ from source_courier.components import (
     GuardedCursorPagination,
     HttpsOrLoopbackUrl,
     RetryAfterBackoffStrategy,
+    TransientRetriesErrorHandler,
     TrimApiKey,
 )
 from unit_tests.builders import page
@@ -102,6 +105,34 @@ def test_guard_counts_only_consecutive_empty_pages():
 def test_guard_refuses_a_limit_below_one():
     with pytest.raises(ValueError):
         guarded(max_empty=0)
+
+
+def handler() -> TransientRetriesErrorHandler:
+    """Retries a 200 without `results`, fails a 401 as a config error."""
+    filters = [
+        HttpResponseFilter(config={}, parameters={}, http_codes={401}, action="FAIL", failure_type="config_error"),
+        HttpResponseFilter(config={}, parameters={}, predicate="{{ 'results' not in response }}", action="RETRY"),
+    ]
+    return TransientRetriesErrorHandler(config={}, parameters={}, response_filters=filters)
+
+
+def test_a_retried_200_stays_transient():
+    resolution = handler().interpret_response(response({"paging": {}}))
+
+    assert (resolution.response_action, resolution.failure_type.value) == (ResponseAction.RETRY, "transient_error")
+
+
+def test_a_failed_response_keeps_its_failure_type():
+    unauthorized = response({"message": "Unauthorized"})
+    unauthorized.status_code = 401
+
+    resolution = handler().interpret_response(unauthorized)
+
+    assert (resolution.response_action, resolution.failure_type.value) == (ResponseAction.FAIL, "config_error")
+
+
+def test_a_good_response_is_a_success():
+    assert handler().interpret_response(response({"results": []})).response_action == ResponseAction.SUCCESS
 
 
 @pytest.fixture

@@ -93,8 +93,9 @@ def test_network_failure_is_retried(api, run_read, waits, failure):
     assert waits == [3]
 
 
-def test_exhausted_retries_end_in_a_transient_error(api, run_read, waits):
-    api.get(MESSAGES_URL, status=503, json=error("Service unavailable", "api_error"))
+@pytest.mark.parametrize("status", [503, 409, 507], ids=lambda status: f"http-{status}")
+def test_exhausted_retries_end_in_a_transient_error(api, run_read, waits, status):
+    api.get(MESSAGES_URL, status=status, json=error("Service unavailable", "api_error"))
 
     output = run_read(config())
 
@@ -170,8 +171,7 @@ def test_200_without_the_envelope_every_time_fails_naming_the_endpoint(api, run_
     output = run_read(config())
 
     error_message = stream_error(output)
-    # The CDK takes a RETRY filter's failure type from the status code, and a 200 is not an error status.
-    assert error_message.failure_type.value == "system_error"
+    assert error_message.failure_type.value == "transient_error"
     assert (
         "Courier answered https://api.courier.com/messages with a body that is not JSON or lacks the 'results' list"
         in (error_message.message)
