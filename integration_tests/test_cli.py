@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from courier_emulator.server import RunningEmulator, run_in_thread
@@ -157,10 +158,16 @@ def test_read_with_an_impossible_start_date_fails_before_any_request(tmp_path, c
 
 
 def test_first_read_returns_every_message_once_newest_first_with_the_max_enqueued_as_state(tmp_path, courier):
+    _, discovered = cli(tmp_path, "discover", config(courier))
+    (schema,) = [stream["json_schema"] for stream in of_type(discovered, "CATALOG")[0]["streams"]]
+    courier.reset_requests()
+
     code, messages = cli(tmp_path, "read", config(courier), catalog=CATALOG.read_text())
 
     assert code == 0
     assert record_ids(messages) == list(courier.log.ids())
+    for record in of_type(messages, "RECORD"):
+        jsonschema.validate(record["data"], schema)
     assert final_state(messages) == {"enqueued": str(courier.log.enqueued(0))}
     queries = [request["query"] for request in courier.requests()]
     assert queries[0] == {}  # neither state nor start_date: no enqueued_after
@@ -180,7 +187,7 @@ def test_incremental_read_resumes_from_state_minus_lookback(tmp_path, courier):
     code, messages = cli(tmp_path, "read", config(courier), catalog=CATALOG.read_text(), state=state)
 
     assert code == 0
-    assert courier.requests()[0]["query"] == {"enqueued_after": str(saved - DAY_MS)}
+    assert [request["query"]["enqueued_after"] for request in courier.requests()] == [str(saved - DAY_MS)] * 6
     # Everything newer than the state, plus the day before it (inclusive): messages 0..54.
     assert record_ids(messages) == [courier.log.message_id(i) for i in range(55)]
     assert final_state(messages) == {"enqueued": str(courier.log.enqueued(0))}
