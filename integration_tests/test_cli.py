@@ -6,22 +6,26 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
 from courier_emulator.server import RunningEmulator, run_in_thread
-
-# Long and distinctive, so a leak into any output is unmistakable.
-API_KEY = "pk_test_CANARY_cli_4b8e2f6a0c9d1e3f5a7b9c2d4e6f8a0b1c3d5e7f9"
-WRONG_KEY = "pk_test_CANARY_cli_wrong_9e7c5a3b1d0f2e4a6c8b0d2f4a6c8e0b2d4f6a8"
-CLI = Path(sys.executable).with_name("source-courier")
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-CATALOG = Path(__file__).with_name("configured_catalog.json")
-outputs_seen: list[str] = []
+from integration_tests import cli_runner
+from integration_tests.cli_runner import (
+    API_KEY,
+    CATALOG,
+    DAY_MS,
+    HOUR_MS,
+    WRONG_KEY,
+    cli,
+    error_traces,
+    final_state,
+    messages_state,
+    of_type,
+    record_ids,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,50 +40,8 @@ def fresh_request_log(courier: RunningEmulator) -> None:
     courier.reset_requests()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_key_in_any_output() -> Iterator[None]:
-    yield
-    assert outputs_seen, "no CLI output was recorded"
-    for output in outputs_seen:
-        assert API_KEY not in output and WRONG_KEY not in output
-
-
-def cli(tmp_path: Path, command: str, config: dict[str, Any] | None = None, **files: Any) -> tuple[int, list[dict]]:
-    """Runs one command; returns its exit code and its stdout, which must be protocol messages only."""
-    args = [str(CLI), command]
-    for name, content in (({"config": config} if config is not None else {}) | files).items():
-        path = tmp_path / f"{name}.json"
-        path.write_text(content if isinstance(content, str) else json.dumps(content))
-        args += [f"--{name}", str(path)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    outputs_seen.extend([done.stdout, done.stderr])
-    messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    assert all(message.get("type") in PROTOCOL_TYPES for message in messages), done.stdout
-    return done.returncode, messages
-
-
-PROTOCOL_TYPES = {"RECORD", "STATE", "LOG", "SPEC", "CONNECTION_STATUS", "CATALOG", "TRACE", "CONTROL"}
-
-
-def of_type(messages: list[dict], type_: str) -> list[dict]:
-    key = {"CONNECTION_STATUS": "connectionStatus"}.get(type_, type_.lower())
-    return [message[key] for message in messages if message["type"] == type_]
-
-
 def config(courier: RunningEmulator, **overrides: Any) -> dict[str, Any]:
-    return {"api_key": f" {API_KEY}\n", "base_url": courier.base_url, **overrides}
-
-
-def record_ids(messages: list[dict]) -> list[str]:
-    return [record["data"]["id"] for record in of_type(messages, "RECORD")]
-
-
-def final_state(messages: list[dict]) -> dict:
-    return of_type(messages, "STATE")[-1]["stream"]["stream_state"]
-
-
-def error_traces(messages: list[dict]) -> list[dict]:
-    return [trace["error"] for trace in of_type(messages, "TRACE") if trace["type"] == "ERROR"]
+    return cli_runner.config(courier.base_url, **overrides)
 
 
 def test_spec_prints_one_spec(tmp_path):
@@ -177,14 +139,8 @@ def test_first_read_returns_every_message_once_newest_first_with_the_max_enqueue
 
 def test_incremental_read_resumes_from_state_minus_lookback(tmp_path, courier):
     saved = courier.log.enqueued(30)
-    state = [
-        {
-            "type": "STREAM",
-            "stream": {"stream_descriptor": {"name": "messages"}, "stream_state": {"enqueued": str(saved)}},
-        }
-    ]
 
-    code, messages = cli(tmp_path, "read", config(courier), catalog=CATALOG.read_text(), state=state)
+    code, messages = cli(tmp_path, "read", config(courier), catalog=CATALOG.read_text(), state=messages_state(saved))
 
     assert code == 0
     assert [request["query"]["enqueued_after"] for request in courier.requests()] == [str(saved - DAY_MS)] * 6
@@ -195,14 +151,10 @@ def test_incremental_read_resumes_from_state_minus_lookback(tmp_path, courier):
 
 def test_incremental_read_with_nothing_new_keeps_the_state(tmp_path, courier):
     newest = courier.log.enqueued(0)
-    state = [
-        {
-            "type": "STREAM",
-            "stream": {"stream_descriptor": {"name": "messages"}, "stream_state": {"enqueued": str(newest)}},
-        }
-    ]
 
-    code, messages = cli(tmp_path, "read", config(courier, lookback_days=0), catalog=CATALOG.read_text(), state=state)
+    code, messages = cli(
+        tmp_path, "read", config(courier, lookback_days=0), catalog=CATALOG.read_text(), state=messages_state(newest)
+    )
 
     assert code == 0
     assert courier.requests()[0]["query"] == {"enqueued_after": str(newest)}

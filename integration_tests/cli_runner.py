@@ -1,0 +1,80 @@
+"""Runs the installed `source-courier` CLI as a subprocess and reads its Airbyte messages.
+
+Every run's stdout and stderr is kept in `OUTPUTS`; `conftest.py` scans them all at the end of the session
+for the canary keys below.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+# Long and distinctive, so a leak into any output is unmistakable.
+API_KEY = "pk_test_CANARY_cli_4b8e2f6a0c9d1e3f5a7b9c2d4e6f8a0b1c3d5e7f9"
+WRONG_KEY = "pk_test_CANARY_cli_wrong_9e7c5a3b1d0f2e4a6c8b0d2f4a6c8e0b2d4f6a8"
+CANARIES = (API_KEY, WRONG_KEY)
+CLI = Path(sys.executable).with_name("source-courier")
+CATALOG = Path(__file__).with_name("configured_catalog.json")
+PROTOCOL_TYPES = {"RECORD", "STATE", "LOG", "SPEC", "CONNECTION_STATUS", "CATALOG", "TRACE", "CONTROL"}
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+OUTPUTS: list[str] = []
+
+
+def cli(tmp_path: Path, command: str, config: dict[str, Any] | None = None, **files: Any) -> tuple[int, list[dict]]:
+    """Runs one command; returns its exit code and its stdout, which must be protocol messages only."""
+    args = [str(CLI), command]
+    for name, content in (({"config": config} if config is not None else {}) | files).items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        args += [f"--{name}", str(path)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    OUTPUTS.extend([done.stdout, done.stderr])
+    messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert all(message.get("type") in PROTOCOL_TYPES for message in messages), done.stdout
+    return done.returncode, messages
+
+
+def read(tmp_path: Path, config: dict[str, Any], state: list[dict] | None = None) -> tuple[int, list[dict]]:
+    files: dict[str, Any] = {"catalog": CATALOG.read_text()}
+    if state is not None:
+        files["state"] = state
+    return cli(tmp_path, "read", config, **files)
+
+
+def config(emulator_url: str, /, **overrides: Any) -> dict[str, Any]:
+    """A config for the emulator, with the key padded the way a paste often leaves it."""
+    return {"api_key": f" {API_KEY}\n", "base_url": emulator_url, **overrides}
+
+
+def messages_state(enqueued: int) -> list[dict]:
+    return [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "messages"}, "stream_state": {"enqueued": str(enqueued)}},
+        }
+    ]
+
+
+def of_type(messages: list[dict], type_: str) -> list[dict]:
+    key = {"CONNECTION_STATUS": "connectionStatus"}.get(type_, type_.lower())
+    return [message[key] for message in messages if message["type"] == type_]
+
+
+def record_ids(messages: list[dict]) -> list[str]:
+    return [record["data"]["id"] for record in of_type(messages, "RECORD")]
+
+
+def final_state(messages: list[dict]) -> dict:
+    return of_type(messages, "STATE")[-1]["stream"]["stream_state"]
+
+
+def error_traces(messages: list[dict]) -> list[dict]:
+    return [trace["error"] for trace in of_type(messages, "TRACE") if trace["type"] == "ERROR"]
+
+
+def logs(messages: list[dict]) -> list[str]:
+    return [log["message"] for log in of_type(messages, "LOG")]
