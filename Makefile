@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PY_SOURCES := source_courier courier_emulator unit_tests integration_tests demo
 
 .PHONY: test lint unit integration clean
 
@@ -16,8 +17,8 @@ integration: $(STAMP)
 	$(BIN)/python -m pytest integration_tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check source_courier courier_emulator unit_tests integration_tests
-	$(BIN)/ruff format --check source_courier courier_emulator unit_tests integration_tests
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and "Python 3.10 or newer is needed (3.11 recommended)")'
@@ -26,5 +27,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# make demo: the connector through PyAirbyte into a local DuckDB cache, against the emulator (see demo/run_demo.py).
+.PHONY: demo
+DEMO_STAMP := $(VENV)/.installed-demo
+
+demo: $(DEMO_STAMP)
+	$(BIN)/python demo/run_demo.py
+
+$(DEMO_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,demo]"
+	touch $(DEMO_STAMP)
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .demo

@@ -2,9 +2,14 @@
 
 Use them with ``pytest_plugins = ["courier_emulator.fixtures"]`` (in a test module or the root conftest).
 
-* ``courier_emulator``: a running emulator with the default log (25 messages) and ``FIXTURE_API_KEY``.
-* ``courier_emulator_factory``: ``start(**run_in_thread_kwargs)`` for other sizes, anchors or keys; every
-  emulator it started is stopped at teardown.
+* ``courier_emulator``: a running emulator with the default log (25 messages), ``FIXTURE_API_KEY``, no
+  workspace (non-message paths are 404) and no faults.
+* ``courier_emulator_factory``: ``start(**run_in_thread_kwargs)`` for other sizes, anchors, keys, status
+  windows, a workspace (``workspace="small"`` or any object with ``handle(path, query)``) or a fault plan
+  (``faults=FaultPlan(...)``); every emulator it started is stopped at teardown.
+
+A running emulator changes at run time through ``advance(...)``, ``set_faults(...)``, ``reset()`` and
+``stats()`` (the same as the ``/__admin/`` endpoints, see ``courier_emulator.server``).
 
 ``FIXTURE_API_KEY`` is long and distinctive on purpose, so a test can grep logs, state or output for it and
 prove the key never leaks.

@@ -27,14 +27,22 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from courier_emulator import DEMO_API_KEY, MessageLog, message, run_in_thread
+from courier_emulator.__main__ import build_parser, fault_plan
+from courier_emulator.__main__ import main as cli_main
 from courier_emulator.data import InvalidRequest, parse_enqueued_after
-from courier_emulator.server import RunningEmulator
+from courier_emulator.server import RunningEmulator, WorkspaceUnavailable, load_workspace
 
 pytest_plugins = ["courier_emulator.fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANCHOR_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the default anchor
 SPACING_MS = 60_000
+UUID_LIKE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+NO_STATS = {
+    "requests": {},
+    "faults": {},
+    "filters": {"enqueued_after": [], "cursor": 0, "since": [], "start_date": [], "status": [], "recipient": []},
+}
 
 FIRST_TEN_IDS = [
     "1-6955b900-a9bb114ff242e0d286c7232e",
@@ -95,6 +103,15 @@ def call(
 
 def messages(emulator: RunningEmulator, **params: str) -> Response:
     return call(emulator.base_url, "/messages", params or None, key=emulator.api_key)
+
+
+def get(emulator: RunningEmulator, path: str, **params: str) -> Response:
+    return call(emulator.base_url, path, params or None, key=emulator.api_key)
+
+
+def admin(emulator: RunningEmulator, method: str, name: str, body: Any = None) -> Response:
+    data = b"" if body is None else json.dumps(body).encode()
+    return call(emulator.base_url, f"/__admin/{name}", key=None, method=method, data=data if method == "POST" else None)
 
 
 def cursor_of(record: dict[str, Any]) -> str:
@@ -378,7 +395,17 @@ def test_the_bearer_scheme_is_case_insensitive(courier_emulator: RunningEmulator
     connection.close()
 
 
-@pytest.mark.parametrize("path", ["/brands", "/messages/1-6955b900-a9bb114ff242e0d286c7232e", "/", "/messages/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/brands",  # no workspace in this emulator
+        "/messages/1-6955b900-000000000000000000000000",  # id-shaped, not in the log
+        "/messages/1-6955b900-a9bb114ff242e0d286c7232e/unknown",
+        "/messages/1-6955b900-a9bb114ff242e0d286c7232e/history/extra",
+        "/",
+        "/messages/",
+    ],
+)
 def test_an_unknown_path_is_a_404(courier_emulator: RunningEmulator, path: str) -> None:
     response = call(courier_emulator.base_url, path, key=courier_emulator.api_key)
     assert (response.status, response.body) == (404, NOT_FOUND)
@@ -502,6 +529,468 @@ def test_admin_endpoints_check_their_method(courier_emulator: RunningEmulator) -
     assert courier_emulator.requests() == []
 
 
+# --- GET /messages/{id}, /history, /output -----------------------------------------------------------
+
+
+def test_retrieving_a_message_returns_its_record_plus_the_providers_list(courier_emulator: RunningEmulator) -> None:
+    response = get(courier_emulator, f"/messages/{FIRST_TEN_IDS[0]}")
+
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.body == {
+        **message(0),
+        "providers": [
+            {
+                "channel": "email",
+                "provider": "sendgrid",
+                "status": "CLICKED",
+                "reference": {"provider_message_id": "sendgrid-a9bb114ff242e0d286c7232e"},
+                "providerResponse": {"statusCode": 202},
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("i", "providers"),
+    [
+        (4, []),  # ENQUEUED: not routed yet
+        (6, []),  # DIGESTED: held for a digest
+        (
+            5,
+            [
+                {
+                    "channel": "push",
+                    "provider": "firebase-fcm",
+                    "status": "UNDELIVERABLE",
+                    "error": "400 Bad Request",
+                    "providerResponse": {"statusCode": 400, "message": "BOUNCED"},
+                }
+            ],
+        ),
+    ],
+)
+def test_providers_follow_the_status(courier_emulator: RunningEmulator, i: int, providers: list[Any]) -> None:
+    body = get(courier_emulator, f"/messages/{FIRST_TEN_IDS[i]}").body
+    assert body == {**message(i), "providers": providers}
+
+
+@pytest.mark.parametrize(
+    ("i", "types"),
+    [
+        (0, ["ENQUEUED", "MAPPED", "PROFILE_LOADED", "RENDERED", "SENT", "DELIVERED", "OPENED", "CLICKED"]),
+        (1, ["ENQUEUED", "MAPPED", "PROFILE_LOADED", "RENDERED", "SENT", "DELIVERED", "OPENED"]),
+        (2, ["ENQUEUED", "MAPPED", "PROFILE_LOADED", "RENDERED", "SENT", "DELIVERED"]),
+        (3, ["ENQUEUED", "MAPPED", "PROFILE_LOADED", "RENDERED", "SENT"]),
+        (4, ["ENQUEUED"]),
+        (5, ["ENQUEUED", "MAPPED", "PROFILE_LOADED", "RENDERED", "UNDELIVERABLE"]),
+        (6, ["ENQUEUED", "MAPPED", "PROFILE_LOADED"]),
+    ],
+)
+def test_history_is_oldest_first_and_consistent_with_the_status_and_timestamps(
+    courier_emulator: RunningEmulator, i: int, types: list[str]
+) -> None:
+    record = message(i)
+    results = get(courier_emulator, f"/messages/{record['id']}/history").body["results"]
+
+    assert [item["type"] for item in results] == types
+    assert all(isinstance(item["ts"], int) for item in results)
+    assert [item["ts"] for item in results] == sorted(item["ts"] for item in results)
+    assert results[0] == {"ts": record["enqueued"], "type": "ENQUEUED"}
+    for item in results:
+        if item["type"] in ("SENT", "DELIVERED", "OPENED", "CLICKED"):
+            assert item["ts"] == record[item["type"].lower()]
+    assert {name for name in ("sent", "delivered", "opened", "clicked") if record[name] is not None} == {
+        t.lower() for t in types if t in ("SENT", "DELIVERED", "OPENED", "CLICKED")
+    }
+
+
+def test_history_items_carry_their_documented_fields(courier_emulator: RunningEmulator) -> None:
+    clicked = get(courier_emulator, f"/messages/{FIRST_TEN_IDS[0]}/history").body["results"]
+    undeliverable = get(courier_emulator, f"/messages/{FIRST_TEN_IDS[5]}/history").body["results"]
+
+    assert clicked[1] == {
+        "ts": ANCHOR_MS + 45,
+        "type": "MAPPED",
+        "event_id": "welcome",
+        "notification_id": "TAFGNB3GNQ4MZVHW4WV4R8Q8ZVN4",
+    }
+    assert clicked[2] == {"ts": ANCHOR_MS + 120, "type": "PROFILE_LOADED"}
+    routed = clicked[3:]
+    channel, integration = routed[0]["channel"], routed[0]["integration"]
+    assert re.fullmatch(UUID_LIKE, channel["id"]) and re.fullmatch(UUID_LIKE, integration["id"])
+    assert integration["provider"] == "sendgrid"
+    assert all(set(item) == {"ts", "type", "channel", "integration"} for item in routed)
+    assert all((item["channel"], item["integration"]) == (channel, integration) for item in routed)
+    assert undeliverable[-1]["type"] == "UNDELIVERABLE"
+    assert undeliverable[-1]["error_message"] == "400 Bad Request"
+    assert undeliverable[-1]["integration"]["provider"] == "firebase-fcm"
+    assert undeliverable[-1]["ts"] == message(5)["enqueued"] + 712
+
+
+@pytest.mark.parametrize(("event_type", "count"), [("SENT", 1), ("CLICKED", 1), ("UNDELIVERABLE", 0), ("sent", 0)])
+def test_history_type_filters_on_the_exact_type(courier_emulator: RunningEmulator, event_type: str, count: int) -> None:
+    results = get(courier_emulator, f"/messages/{FIRST_TEN_IDS[0]}/history", type=event_type).body["results"]
+    assert [item["type"] for item in results] == [event_type] * count
+
+
+def test_output_holds_the_content_rendered_for_the_channel(courier_emulator: RunningEmulator) -> None:
+    response = get(courier_emulator, f"/messages/{FIRST_TEN_IDS[0]}/output")
+    history = get(courier_emulator, f"/messages/{FIRST_TEN_IDS[0]}/history").body["results"]
+
+    assert response.status == 200
+    (result,) = response.body["results"]
+    assert result["channel"] == "email"
+    assert result["channel_id"] == history[3]["channel"]["id"]
+    assert result["content"] == {
+        "blocks": [
+            {"text": "Welcome to Acme", "type": "text"},
+            {"text": "Hi Ada, welcome to Acme! Your account is ready.", "type": "text"},
+        ],
+        "body": "Hi Ada, welcome to Acme! Your account is ready.",
+        "html": "<html><body><h1>Welcome to Acme</h1><p>Hi Ada, welcome to Acme! Your account is ready.</p></body></html>",
+        "subject": "Welcome to Acme",
+        "text": "Welcome to Acme\n\nHi Ada, welcome to Acme! Your account is ready.",
+        "title": "Welcome to Acme",
+    }
+    sms = get(courier_emulator, f"/messages/{FIRST_TEN_IDS[1]}/output").body["results"][0]
+    assert (sms["channel"], sms["content"]["subject"]) == ("sms", "")
+    assert re.fullmatch(r"Hi Grace, use the code \d{6} to reset your password\.", sms["content"]["body"])
+
+
+@pytest.mark.parametrize("i", [4, 6])
+def test_output_is_empty_before_rendering(courier_emulator: RunningEmulator, i: int) -> None:
+    assert get(courier_emulator, f"/messages/{FIRST_TEN_IDS[i]}/output").body == {"results": []}
+
+
+@pytest.mark.parametrize("suffix", ["", "/history", "/output"])
+@pytest.mark.parametrize(
+    "msg_id",
+    [
+        "1-6955b900-000000000000000000000000",
+        message(0, anchor_ms=ANCHOR_MS + 1000)["id"],  # right scramble, other enqueued seconds
+        message(25)["id"],  # one past the end of a 25-message log
+        message(-1)["id"],  # not added yet
+        "not-an-id",
+    ],
+)
+def test_an_unknown_message_id_is_a_404(courier_emulator: RunningEmulator, suffix: str, msg_id: str) -> None:
+    response = get(courier_emulator, f"/messages/{msg_id}{suffix}")
+    assert (response.status, response.body) == (404, NOT_FOUND)
+
+
+@pytest.mark.parametrize("suffix", ["", "/history", "/output"])
+def test_message_sub_resources_allow_only_get(courier_emulator: RunningEmulator, suffix: str) -> None:
+    response = call(
+        courier_emulator.base_url,
+        f"/messages/{FIRST_TEN_IDS[0]}{suffix}",
+        key=courier_emulator.api_key,
+        method="DELETE",
+    )
+    assert (response.status, response.headers["Allow"]) == (405, "GET")
+
+
+def test_every_id_of_a_big_log_maps_back_to_its_message(courier_emulator_factory: Any) -> None:
+    emulator = courier_emulator_factory(messages=1_000_000)
+    for i in (0, 1, 999_999, 123_456):
+        assert get(emulator, f"/messages/{message(i)['id']}").body["id"] == message(i)["id"]
+    assert emulator.log.index_of_id(message(1_000_000)["id"]) is None
+
+
+# --- time moving forward: POST /__admin/advance ------------------------------------------------------
+
+
+def test_advance_adds_exactly_n_messages_newer_than_the_newest(courier_emulator: RunningEmulator) -> None:
+    response = admin(courier_emulator, "POST", "advance", {"new_messages": 3, "advance_statuses": False})
+
+    assert (response.status, response.body) == (
+        200,
+        {"count": 28, "newest_enqueued": ANCHOR_MS + 3 * SPACING_MS, "advanced": 0},
+    )
+    results = [r for page in walk(courier_emulator) for r in page["results"]]
+    assert [r["enqueued"] for r in results] == [ANCHOR_MS - i * SPACING_MS for i in range(-3, 25)]
+    assert results == [message(i) for i in range(-3, 25)]
+    assert len({r["id"] for r in results}) == 28
+    assert courier_emulator.log.message(0) == message(-3)
+
+
+def test_advance_defaults_to_ten_messages_and_advancing_statuses(courier_emulator: RunningEmulator) -> None:
+    # All 25 existing messages are within a day of the new newest; OPENED/DELIVERED/SENT/ENQUEUED
+    # (serials i % 7 in 1..4) move one step: 3 full cycles (12) plus 22, 23, 24.
+    assert admin(courier_emulator, "POST", "advance").body == {
+        "count": 35,
+        "newest_enqueued": ANCHOR_MS + 10 * SPACING_MS,
+        "advanced": 15,
+    }
+
+
+def test_advance_moves_exactly_the_messages_in_the_status_window_one_step(courier_emulator_factory: Any) -> None:
+    emulator = courier_emulator_factory(status_window_ms=10 * SPACING_MS)
+    before = [message(i) for i in range(25)]
+
+    first = emulator.advance(new_messages=2)
+
+    # window: enqueued >= newest - 10 min = serials 0..8; movable there: 1, 2, 3, 4 and 8
+    assert first == {"count": 27, "newest_enqueued": ANCHOR_MS + 2 * SPACING_MS, "advanced": 5}
+    body = messages(emulator).body
+    assert [r["status"] for r in body["results"]] == [
+        "UNDELIVERABLE",  # new messages keep their base status (serials -2, -1)
+        "DIGESTED",
+        "CLICKED",
+        "CLICKED",  # was OPENED
+        "OPENED",  # was DELIVERED
+        "DELIVERED",  # was SENT
+        "SENT",  # was ENQUEUED
+        "UNDELIVERABLE",
+        "DIGESTED",
+        "CLICKED",
+    ]
+    after = [emulator.log.message(i + 2) for i in range(25)]
+    assert [(a["id"], a["enqueued"]) for a in after] == [(b["id"], b["enqueued"]) for b in before]
+    assert after[4] == {**before[4], "status": "SENT", "sent": before[4]["enqueued"] + 712}
+    assert after[2] == {**before[2], "status": "OPENED", "opened": before[2]["enqueued"] + 9985}
+    assert after[9:] == before[9:]  # outside the window: unchanged
+
+    # The next advance (no new messages) covers serials -2..8: 2, 3 and 4 move again, 1 and 8 are CLICKED now.
+    assert emulator.advance(new_messages=0) == {
+        "count": 27,
+        "newest_enqueued": ANCHOR_MS + 2 * SPACING_MS,
+        "advanced": 3,
+    }
+    assert [emulator.log.message(i + 2)["status"] for i in range(10)] == [
+        "CLICKED",
+        "CLICKED",
+        "CLICKED",
+        "OPENED",
+        "DELIVERED",
+        "UNDELIVERABLE",
+        "DIGESTED",
+        "CLICKED",
+        "CLICKED",
+        "DELIVERED",
+    ]
+
+
+def test_advanced_statuses_show_in_details_history_and_the_status_filter(courier_emulator: RunningEmulator) -> None:
+    courier_emulator.advance(new_messages=0)
+    enqueued_now_sent = message(4)["id"]
+
+    details = get(courier_emulator, f"/messages/{enqueued_now_sent}").body
+    history = get(courier_emulator, f"/messages/{enqueued_now_sent}/history").body["results"]
+    sent = [r["id"] for page in walk(courier_emulator, status="SENT") for r in page["results"]]
+
+    assert (details["status"], details["sent"], details["providers"][0]["status"]) == (
+        "SENT",
+        message(4)["enqueued"] + 712,
+        "SENT",
+    )
+    assert [item["type"] for item in history][-1] == "SENT"
+    # base ENQUEUED serials (i % 7 == 4) are SENT now; base SENT ones moved on to DELIVERED
+    assert sent == [message(i)["id"] for i in (4, 11, 18)]
+
+
+def test_a_cursor_from_before_an_advance_still_reads_the_next_older_messages(courier_emulator: RunningEmulator) -> None:
+    first = messages(courier_emulator).body
+    courier_emulator.advance(new_messages=5, advance_statuses=False)
+
+    second = messages(courier_emulator, cursor=first["paging"]["cursor"]).body
+
+    assert [r["id"] for r in second["results"]] == [message(i)["id"] for i in range(10, 20)]
+    assert second["paging"] == {"cursor": cursor_of(message(19)), "more": True}
+    assert [r["id"] for r in messages(courier_emulator).body["results"]][:6] == [message(i)["id"] for i in range(-5, 1)]
+
+
+def test_enqueued_after_picks_up_exactly_the_new_messages(courier_emulator: RunningEmulator) -> None:
+    newest = messages(courier_emulator).body["results"][0]["enqueued"]
+    courier_emulator.advance(new_messages=12)
+
+    pages = walk(courier_emulator, enqueued_after=str(newest + 1))
+
+    assert [r["id"] for page in pages for r in page["results"]] == [message(i)["id"] for i in range(-12, 0)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"new_messages": -1},
+        {"new_messages": "3"},
+        {"new_messages": True},
+        {"advance_statuses": "yes"},
+        {"extra": 1},
+        [],
+    ],
+)
+def test_advance_rejects_a_bad_body_with_a_400(courier_emulator: RunningEmulator, body: Any) -> None:
+    response = admin(courier_emulator, "POST", "advance", body)
+    assert response.status == 400
+    assert response.body["type"] == "invalid_request_error"
+    assert len(courier_emulator.log) == 25
+
+
+def test_advance_only_accepts_post(courier_emulator: RunningEmulator) -> None:
+    response = admin(courier_emulator, "GET", "advance")
+    assert (response.status, response.headers["Allow"]) == (405, "POST")
+
+
+def test_advancing_a_million_message_log_is_arithmetic(courier_emulator_factory: Any) -> None:
+    emulator = courier_emulator_factory(messages=1_000_000, spacing_ms=1)
+
+    # every message is within a day (1 ms apart): serials with i % 7 in 1..4, 4 per full cycle of 7
+    assert emulator.advance(new_messages=1) == {
+        "count": 1_000_001,
+        "newest_enqueued": ANCHOR_MS + 1,
+        "advanced": 571_428,
+    }
+    assert emulator.advance(new_messages=0)["advanced"] == 428_571  # ENQUEUED, SENT, DELIVERED (3 per cycle)
+    # two steps on: DELIVERED now are the messages that were ENQUEUED (i % 7 == 4)
+    last = messages(emulator, status="DELIVERED", cursor=cursor_of(message(999_980, spacing_ms=1))).body
+    assert [r["id"] for r in last["results"]] == [message(i, spacing_ms=1)["id"] for i in (999_982, 999_989, 999_996)]
+    assert last["paging"] == {"cursor": None, "more": False}
+
+
+# --- other objects: the workspace --------------------------------------------------------------------
+
+
+class FakeWorkspace:
+    """Stands in for courier_emulator.workspace.Workspace: answers /brands and /boom, records its calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, list[str]]]] = []
+
+    def handle(self, path: str, query: dict[str, list[str]]) -> tuple[int, object] | None:
+        self.calls.append((path, query))
+        if path == "/brands":
+            return 200, {"paging": {"cursor": None, "more": False}, "results": [{"id": "brand-1"}]}
+        if path == "/boom":
+            raise RuntimeError("a bug in the workspace")
+        return None
+
+
+def test_non_message_paths_go_to_the_workspace(courier_emulator_factory: Any) -> None:
+    workspace = FakeWorkspace()
+    emulator = courier_emulator_factory(workspace=workspace)
+
+    brands = get(emulator, "/brands", cursor="abc")
+    unknown = get(emulator, "/nothing/here")
+    messages(emulator)
+    unauthorized = call(emulator.base_url, "/brands", key="wrong")
+
+    assert (brands.status, brands.body) == (
+        200,
+        {"paging": {"cursor": None, "more": False}, "results": [{"id": "brand-1"}]},
+    )
+    assert (unknown.status, unknown.body) == (404, NOT_FOUND)
+    assert unauthorized.status == 401
+    assert workspace.calls == [("/brands", {"cursor": ["abc"]}), ("/nothing/here", {})]
+    assert emulator.workspace is workspace
+
+
+def test_workspace_paths_allow_only_get_and_a_workspace_error_is_a_500(
+    courier_emulator_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator = courier_emulator_factory(workspace=FakeWorkspace())
+
+    post = call(emulator.base_url, "/brands", key=emulator.api_key, method="POST", data=b"{}")
+    boom = get(emulator, "/boom")
+
+    assert (post.status, post.headers["Allow"]) == (405, "GET")
+    assert (boom.status, boom.body) == (500, {"message": "Internal Server Error", "type": "api_error"})
+    assert "a bug in the workspace" in capsys.readouterr().err
+
+
+def test_workspace_none_loads_nothing_and_a_missing_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_workspace("none") is None
+    monkeypatch.setitem(sys.modules, "courier_emulator.workspace", None)  # makes the import fail
+    with pytest.raises(WorkspaceUnavailable, match="use --workspace none"):
+        load_workspace("small")
+    with pytest.raises(ValueError, match="workspace must be one of none, small, demo"):
+        load_workspace("huge")
+
+
+def test_cli_exits_1_naming_the_fix_when_the_workspace_cannot_be_imported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "courier_emulator.workspace", None)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--port", "0", "--workspace", "small"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "courier_emulator: --workspace small needs courier_emulator.workspace" in err
+    assert "use --workspace none" in err
+
+
+# --- GET /__admin/stats --------------------------------------------------------------------------------
+
+
+def test_stats_count_requests_by_route_template_and_collect_filter_values(courier_emulator: RunningEmulator) -> None:
+    msg_id = FIRST_TEN_IDS[0]
+    messages(courier_emulator, enqueued_after="1767225420000")
+    messages(courier_emulator, enqueued_after="2025-12-31T23:57:00Z", cursor=cursor_of(message(9)))
+    messages(courier_emulator, status="SENT,DELIVERED", recipient="user-ada")
+    get(courier_emulator, f"/messages/{msg_id}")
+    get(courier_emulator, f"/messages/{msg_id}/history")
+    get(courier_emulator, f"/messages/{FIRST_TEN_IDS[1]}/history", type="SENT")
+    get(courier_emulator, f"/messages/{msg_id}/output")
+    get(courier_emulator, "/brands/brand-1")
+    get(courier_emulator, "/automations/runs", start_date="2026-01-01", limit="50")
+    get(courier_emulator, "/preferences/logs", since="2026-01-01T00:00:00Z", cursor="x")
+    call(courier_emulator.base_url, "/messages", {"status": "CLICKED"}, key="wrong")
+    admin(courier_emulator, "GET", "requests")  # admin requests are not counted
+
+    response = admin(courier_emulator, "GET", "stats")
+
+    assert response.status == 200
+    assert response.body == {
+        "requests": {
+            "GET /messages": 4,
+            "GET /messages/{id}": 1,
+            "GET /messages/{id}/history": 2,
+            "GET /messages/{id}/output": 1,
+            "GET /brands/{id}": 1,
+            "GET /automations/runs": 1,
+            "GET /preferences/logs": 1,
+        },
+        "faults": {},
+        "filters": {
+            "enqueued_after": ["1767225420000", "2025-12-31T23:57:00Z"],
+            "cursor": 2,
+            "since": ["2026-01-01T00:00:00Z"],
+            "start_date": ["2026-01-01"],
+            "status": ["SENT,DELIVERED", "CLICKED"],
+            "recipient": ["user-ada"],
+        },
+    }
+    assert courier_emulator.stats() == response.body
+
+
+def test_stats_count_injected_faults_by_kind(courier_emulator: RunningEmulator) -> None:
+    courier_emulator.set_faults([{"kind": "503", "rate": 1.0}], max_in_a_row=2)
+    statuses = [messages(courier_emulator).status for _ in range(3)]
+    courier_emulator.set_faults(["429-none"], max_in_a_row=1)
+    statuses += [messages(courier_emulator, status="SENT").status for _ in range(2)]
+
+    assert statuses == [503, 503, 200, 429, 200]
+    assert courier_emulator.stats()["faults"] == {"503": 2, "429-none": 1}
+    assert courier_emulator.stats()["requests"] == {"GET /messages": 5}
+
+
+def test_admin_reset_also_clears_the_stats(courier_emulator: RunningEmulator) -> None:
+    messages(courier_emulator, enqueued_after="1")
+    assert admin(courier_emulator, "POST", "reset").body == {"cleared": 1}
+    assert admin(courier_emulator, "GET", "stats").body == NO_STATS
+    messages(courier_emulator)
+    assert courier_emulator.reset() == 1
+    assert courier_emulator.stats() == NO_STATS
+
+
+def test_stats_never_hold_the_api_key(courier_emulator: RunningEmulator) -> None:
+    key = courier_emulator.api_key
+    call(courier_emulator.base_url, f"/brands/{key}", {"status": key, "enqueued_after": key}, key=key)
+    stats = json.dumps(courier_emulator.stats())
+    assert key not in stats
+    assert courier_emulator.stats()["filters"]["status"] == ["[REDACTED]"]
+
+
 # --- a million messages ----------------------------------------------------------------------------
 
 
@@ -599,7 +1088,7 @@ def first_line(process: subprocess.Popen[str], timeout: float = 15) -> str:
 def test_cli_prints_its_base_url_first_serves_and_exits_cleanly_on_a_signal(
     args: list[str], key: str, stop_signal: signal.Signals
 ) -> None:
-    with cli("--port", "0", "--messages", "12", *args) as process:
+    with cli("--port", "0", "--workspace", "none", "--messages", "12", *args) as process:
         line = first_line(process)
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+\n", line)
         base_url = line.strip()
@@ -617,7 +1106,9 @@ def test_cli_prints_its_base_url_first_serves_and_exits_cleanly_on_a_signal(
 
 
 def test_cli_takes_the_log_shape_from_its_flags() -> None:
-    with cli("--port", "0", "--messages", "2", "--anchor-ms", "5000", "--spacing-ms", "1000") as process:
+    with cli(
+        "--port", "0", "--workspace", "none", "--messages", "2", "--anchor-ms", "5000", "--spacing-ms", "1000"
+    ) as process:
         base_url = first_line(process).strip()
         body = call(base_url, "/messages", key=DEMO_API_KEY).body
         assert [(r["id"], r["enqueued"]) for r in body["results"]] == [
@@ -628,8 +1119,134 @@ def test_cli_takes_the_log_shape_from_its_flags() -> None:
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com"])
 def test_cli_refuses_a_non_loopback_host(host: str) -> None:
-    with cli("--port", "0", "--host", host) as process:
+    with cli("--port", "0", "--workspace", "none", "--host", host) as process:
         stdout, stderr = process.communicate(timeout=15)
     assert process.returncode == 2
     assert stdout == ""
     assert "loopback only: 127.0.0.1, ::1, localhost" in stderr
+
+
+def test_cli_flags_default_to_a_small_workspace_and_no_faults() -> None:
+    args = build_parser().parse_args([])
+
+    assert (args.workspace, args.status_window_ms) == ("small", 86_400_000)
+    assert fault_plan(args).to_json() == {
+        "faults": [],
+        "max_in_a_row": 2,
+        "seed": 0,
+        "latency_ms": 0,
+        "retry_after": 1,
+        "slow_seconds": 65.0,
+        "retry_after_on_errors": False,
+    }
+
+
+def test_cli_fault_flags_build_the_fault_plan() -> None:
+    args = build_parser().parse_args(
+        [
+            "--workspace",
+            "demo",
+            "--status-window-ms",
+            "3600000",
+            "--fault",
+            "429-seconds:0.3",
+            "--fault",
+            "503:0.2",
+            "--fault",
+            "drop:0.1",
+            "--fault",
+            "slow:0.4:/messages/",
+            "--max-faults-in-a-row",
+            "4",
+            "--latency-ms",
+            "25",
+            "--fault-seed",
+            "7",
+            "--retry-after",
+            "3",
+            "--slow-seconds",
+            "1.5",
+        ]
+    )
+
+    assert (args.workspace, args.status_window_ms) == ("demo", 3_600_000)
+    assert fault_plan(args).to_json() == {
+        "faults": [
+            {"kind": "429-seconds", "rate": 0.3, "path_prefix": ""},
+            {"kind": "503", "rate": 0.2, "path_prefix": ""},
+            {"kind": "drop", "rate": 0.1, "path_prefix": ""},
+            {"kind": "slow", "rate": 0.4, "path_prefix": "/messages/"},
+        ],
+        "max_in_a_row": 4,
+        "seed": 7,
+        "latency_ms": 25,
+        "retry_after": 3,
+        "slow_seconds": 1.5,
+        "retry_after_on_errors": False,
+    }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--fault", "teapot"],
+        ["--fault", "503:1.5"],
+        ["--fault", "503:often"],
+        ["--max-faults-in-a-row", "0"],
+        ["--latency-ms", "-1"],
+        ["--slow-seconds", "-2"],
+        ["--workspace", "huge"],
+        ["--status-window-ms", "-1"],
+    ],
+)
+def test_cli_rejects_bad_fault_and_workspace_flags(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(args)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_cli_rejects_fault_rates_adding_up_to_more_than_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--workspace", "none", "--fault", "503:0.6", "--fault", "500:0.5"])
+    assert exit_info.value.code == 2
+    assert "add up to more than 1" in capsys.readouterr().err
+
+
+def test_cli_serves_the_faults_its_flags_ask_for() -> None:
+    with cli(
+        "--port",
+        "0",
+        "--workspace",
+        "none",
+        "--fault",
+        "429-seconds",
+        "--retry-after",
+        "2",
+        "--max-faults-in-a-row",
+        "1",
+    ) as process:
+        base_url = first_line(process).strip()
+        first = call(base_url, "/messages", key=DEMO_API_KEY)
+        second = call(base_url, "/messages", key=DEMO_API_KEY)
+        assert (first.status, first.headers["Retry-After"]) == (429, "2")
+        assert second.status == 200
+        assert call(base_url, "/__admin/stats", key=None).body["faults"] == {"429-seconds": 1}
+
+
+def test_cli_serves_the_small_workspace_by_default() -> None:
+    pytest.importorskip("courier_emulator.workspace")
+    with cli("--port", "0") as process:
+        base_url = first_line(process).strip()
+        brands = call(base_url, "/brands", key=DEMO_API_KEY)
+        assert brands.status == 200
+        assert isinstance(brands.body["results"], list) and brands.body["results"]
+        assert call(base_url, "/messages", key=DEMO_API_KEY).status == 200
+        assert call(base_url, "/__admin/stats", key=None).body["requests"] == {"GET /brands": 1, "GET /messages": 1}
+
+
+def test_run_in_thread_loads_a_workspace_by_size_name() -> None:
+    workspace_module = pytest.importorskip("courier_emulator.workspace")
+    with run_in_thread(workspace="small") as emulator:
+        assert isinstance(emulator.workspace, workspace_module.Workspace)
+        assert get(emulator, "/brands").status == 200
