@@ -418,15 +418,9 @@ def test_admin_faults_replaces_the_plan_and_reports_it(courier_emulator: Running
 
 
 def test_admin_faults_defaults_and_clearing(courier_emulator: RunningEmulator) -> None:
-    defaults = {
-        "faults": [],
-        "max_in_a_row": 2,
-        "seed": 0,
-        "latency_ms": 0,
-        "retry_after": 1,
-        "slow_seconds": 65.0,
-        "retry_after_on_errors": False,
-    }
+    defaults = (
+        FaultPlan().to_json()
+    )  # its values are pinned by test_cli_flags_default_to_a_small_workspace_and_no_faults
     assert admin(courier_emulator, "GET", "faults").json() == defaults
 
     admin(courier_emulator, "POST", "faults", {"faults": [{"kind": "503"}]})
