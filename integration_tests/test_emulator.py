@@ -32,8 +32,6 @@ from courier_emulator.__main__ import main as cli_main
 from courier_emulator.data import InvalidRequest, parse_enqueued_after
 from courier_emulator.server import RunningEmulator, WorkspaceUnavailable, load_workspace
 
-pytest_plugins = ["courier_emulator.fixtures"]
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANCHOR_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the default anchor
 SPACING_MS = 60_000

@@ -23,8 +23,6 @@ import pytest
 from courier_emulator import FaultPlan, message
 from courier_emulator.server import RunningEmulator
 
-pytest_plugins = ["courier_emulator.fixtures"]
-
 PAGE_1_CURSOR = base64.b64encode(f"{message(9)['enqueued']},{message(9)['id']}".encode()).decode()
 PAGE_2_CURSOR = base64.b64encode(f"{message(19)['enqueued']},{message(19)['id']}".encode()).decode()
 HEAD_CURSOR = base64.b64encode(f"{message(-1)['enqueued']},{message(-1)['id']}".encode()).decode()
