@@ -296,6 +296,27 @@ def run(real_config: dict[str, Any] | None) -> None:
                 f"through, but PyAirbyte's DuckDB cache only makes columns for declared fields, so it drops {it}."
             )
         expect(not missing, f"declared fields without a column: {', '.join(missing)}")
+
+        # 6. The rest of the workspace: every other stream, one sync into the same cache.
+        say()
+        others = [name for name in source.get_available_streams() if name != STREAM]
+        if emulator:
+            emulator.admin("POST", "reset")
+        source.select_streams(others)
+        result, seconds = timed_read(source, cache, chatter)
+        rows = {name: len(cache.streams[name]) for name in others}
+        line = f"6. The other {len(others)} streams: {result.processed_records:,} records in {seconds:.1f} s"
+        if emulator:
+            served = emulator.admin("GET", "stats")["requests"]
+            line += f", {sum(served.values()):,} HTTP requests"
+        say(line)
+        for row in range(0, len(others), 3):
+            say("   " + "".join(f"{name:<20}{rows[name]:>7,}    " for name in others[row : row + 3]).rstrip())
+        if emulator:
+            expect(all(rows.values()), f"streams with no rows: {[name for name, n in rows.items() if not n]}")
+            users = served["GET /profiles/{id}"]
+            expect(users == rows["profiles"], f"{users} profile requests for {rows['profiles']} profiles")
+            say(f"   {users} users named by lists, audiences and tenants: each profile requested once")
     except BaseException:
         logs = (workdir / "logs").relative_to(ROOT)
         say(f"\nPyAirbyte's notes: {chatter.relative_to(ROOT)}; connector and PyAirbyte logs: {logs}/")

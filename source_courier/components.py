@@ -23,14 +23,18 @@ from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_han
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
     PaginationStrategy,
 )
+from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
     ConfigTransformation,
 )
 from airbyte_cdk.sources.declarative.validators.validation_strategy import ValidationStrategy
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
-from airbyte_cdk.sources.types import Record, StreamSlice
+from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+# Keys a partition router puts in a slice for its own bookkeeping, not parent data to copy into records.
+ROUTER_KEYS = frozenset({"parent_slice", "child_response"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 START_DATE_FORMATS = {  # the shape each format must have exactly; strptime alone accepts "2024-1-5"
     "%Y-%m-%d": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
@@ -161,6 +165,83 @@ class TransientRetriesErrorHandler(DefaultErrorHandler):
         if resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED):
             return replace(resolution, failure_type=FailureType.transient_error)
         return resolution
+
+
+@dataclass
+class SkipDeletedParent(ErrorHandler):
+    """A child endpoint's 404 skips that one parent, with a log line; every other answer is the delegate's.
+
+    A child stream requests one path per parent record (`/lists/{list_id}/subscriptions`). A parent deleted
+    between the parent read and the child request gives 404: that partition yields nothing and the stream
+    goes on. The CDK's CompositeErrorHandler cannot say this: it takes `max_retries` from its first handler,
+    and a first handler that matches nothing calls every 200 a success, skipping the shared envelope check.
+
+        error_handler:
+          type: CustomErrorHandler
+          class_name: source_courier.components.SkipDeletedParent
+          delegate:
+            $ref: "#/definitions/error_handler"
+    """
+
+    delegate: ErrorHandler
+    parameters: InitVar[Mapping[str, Any]]
+
+    @property
+    def max_retries(self) -> int | None:
+        return self.delegate.max_retries
+
+    @property
+    def max_time(self) -> int | None:
+        return self.delegate.max_time
+
+    @property
+    def backoff_strategies(self) -> list[BackoffStrategy] | None:
+        """The delegate's, which the requester hands to its HTTP client."""
+        strategies: list[BackoffStrategy] | None = getattr(self.delegate, "backoff_strategies", None)
+        return strategies
+
+    def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 404:
+            return ErrorResolution(
+                response_action=ResponseAction.IGNORE,
+                failure_type=None,
+                error_message=f"Skipped {_endpoint(response_or_exception)}: Courier answered 404 Not Found, "
+                "so its parent was deleted during the sync.",
+            )
+        return self.delegate.interpret_response(response_or_exception)
+
+
+@dataclass
+class AddPartitionKeys(RecordTransformation):
+    """Copies the slice's parent key (`list_id`, `message_id`, ...) and carried parent fields into each record.
+
+    Child records do not name their parent; the partition router knows it. The CDK's AddFields would need
+    one block per stream (its field names cannot come from parameters) and renders a template per record,
+    which turns an id such as "12345" into an int. This keeps each value as the parent sent it.
+
+        transformations:
+          - type: CustomTransformation
+            class_name: source_courier.components.AddPartitionKeys
+
+    Before: `{"recipientId": "user-ada"}` in the slice `{"list_id": "news", "parent_slice": {}}`.
+    After: `{"recipientId": "user-ada", "list_id": "news"}`.
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+
+    def transform(
+        self,
+        record: dict[str, Any],
+        config: Config | None = None,
+        stream_state: StreamState | None = None,
+        stream_slice: StreamSlice | None = None,
+    ) -> None:
+        if stream_slice is None:
+            return
+        for fields in (stream_slice.partition, stream_slice.extra_fields):
+            for key, value in fields.items():
+                if key not in ROUTER_KEYS:
+                    record[key] = value
 
 
 @dataclass

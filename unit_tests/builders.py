@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
 
+import responses
 from airbyte_cdk.models import (
     AirbyteErrorTraceMessage,
     AirbyteStateBlob,
@@ -14,8 +17,13 @@ from airbyte_cdk.models import (
     StreamDescriptor,
     SyncMode,
 )
+from airbyte_cdk.sources.utils.schema_helpers import ResourceSchemaLoader
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
+from responses import matchers
+
+from courier_emulator.data import MessageLog
+from courier_emulator.workspace import Workspace
 
 BASE_URL = "https://api.courier.com"
 MESSAGES_URL = f"{BASE_URL}/messages"
@@ -47,9 +55,34 @@ def message(id: str, enqueued: int = 1_767_225_600_000, **fields: Any) -> dict[s
     }
 
 
-def page(records: list[dict[str, Any]], cursor: str | None = None, more: bool | None = None) -> dict[str, Any]:
+def page(
+    records: list[dict[str, Any]], cursor: str | None = None, more: bool | None = None, key: str = "results"
+) -> dict[str, Any]:
     """A paging-style-A body; `more` defaults to whether a cursor is given."""
-    return {"paging": {"cursor": cursor, "more": cursor is not None if more is None else more}, "results": records}
+    return {"paging": {"cursor": cursor, "more": cursor is not None if more is None else more}, key: records}
+
+
+def has_more_page(items: list[dict[str, Any]], cursor: str | None = None, path: str = "/tenants") -> dict[str, Any]:
+    """A paging-style-B body (tenants and their users and templates): `has_more` while a cursor is given."""
+    next_url = f"{path}?cursor={cursor}&limit=100" if cursor else None
+    return {
+        "items": items,
+        "has_more": cursor is not None,
+        "cursor": cursor,
+        "next_url": next_url,
+        "url": path,
+        "type": "list",
+    }
+
+
+def templates_page(templates: list[dict[str, Any]], cursor: str | None = None) -> dict[str, Any]:
+    """A paging-style-C body (automations, journeys): a cursor only while there is more."""
+    return {"templates": templates} | ({"cursor": cursor} if cursor else {})
+
+
+def runs_page(runs: list[dict[str, Any]], next_cursor: str | None = None) -> dict[str, Any]:
+    """A paging-style-D body (automation and journey runs): `next_cursor` only while there is more."""
+    return {"runs": runs} | ({"next_cursor": next_cursor} if next_cursor else {})
 
 
 def error(message: str = "Unauthorized", type_: str = "authentication_error") -> dict[str, str]:
@@ -57,21 +90,40 @@ def error(message: str = "Unauthorized", type_: str = "authentication_error") ->
     return {"message": message, "type": type_}
 
 
-def catalog(sync_mode: SyncMode = SyncMode.full_refresh) -> ConfiguredAirbyteCatalog:
-    return CatalogBuilder().with_stream("messages", sync_mode).build()
+def catalog(
+    sync_mode: SyncMode = SyncMode.full_refresh, streams: tuple[str, ...] = ("messages",)
+) -> ConfiguredAirbyteCatalog:
+    builder = CatalogBuilder()
+    for stream in streams:
+        builder.with_stream(stream, sync_mode)
+    return builder.build()
 
 
 def state(enqueued: int | str) -> list[AirbyteStateMessage]:
     """Saved messages state as the CDK emits it: the max `enqueued`, as a string of epoch ms."""
+    return stream_state("messages", {"enqueued": str(enqueued)})
+
+
+def stream_state(stream: str, blob: dict[str, Any]) -> list[AirbyteStateMessage]:
+    """One stream's saved state, as the CDK emits it."""
     return [
         AirbyteStateMessage(
             type=AirbyteStateType.STREAM,
             stream=AirbyteStreamState(
-                stream_descriptor=StreamDescriptor(name="messages"),
-                stream_state=AirbyteStateBlob(enqueued=str(enqueued)),
+                stream_descriptor=StreamDescriptor(name=stream), stream_state=AirbyteStateBlob(**blob)
             ),
         )
     ]
+
+
+def final_state(output: EntrypointOutput, stream: str) -> dict[str, Any]:
+    """The last state the read emitted for one stream."""
+    blobs = [
+        m.state.stream.stream_state.__dict__
+        for m in output.state_messages
+        if m.state.stream.stream_descriptor.name == stream
+    ]
+    return blobs[-1]
 
 
 def ids(output: EntrypointOutput) -> list[str]:
@@ -79,7 +131,100 @@ def ids(output: EntrypointOutput) -> list[str]:
     return [record.record.data["id"] for record in output.records]
 
 
+def records(output: EntrypointOutput, stream: str) -> list[dict[str, Any]]:
+    """One stream's emitted record data, in the order emitted."""
+    return [m.record.data for m in output.records if m.record.stream == stream]
+
+
+def keys(output: EntrypointOutput, stream: str, *fields: str) -> list[tuple[Any, ...]]:
+    """One stream's emitted records as tuples of the given fields, in the order emitted."""
+    return [tuple(data.get(field) for field in fields) for data in records(output, stream)]
+
+
 def stream_error(output: EntrypointOutput) -> AirbyteErrorTraceMessage:
     """The stream's own error; the CDK ends a failed read with a generic summary after it."""
     (error,) = [m.trace.error for m in output.errors if m.trace.error.stream_descriptor is not None]
     return error
+
+
+# Where Courier (and the emulator) serves each stream: a top-level list's path and records key ...
+LIST_ENDPOINTS: dict[str, tuple[str, str]] = {
+    "brands": ("/brands", "results"),
+    "notifications": ("/notifications", "results"),
+    "lists": ("/lists", "items"),
+    "audiences": ("/audiences", "items"),
+    "tenants": ("/tenants", "items"),
+    "audit_events": ("/audit-events", "results"),
+    "automations": ("/automations", "templates"),
+    "automation_runs": ("/automations/runs", "runs"),
+    "journeys": ("/journeys", "templates"),
+    "journey_runs": ("/journeys/runs", "runs"),
+    "preference_sections": ("/preferences/sections", "results"),
+    "preference_logs": ("/preferences/logs", "items"),
+    "providers": ("/providers", "results"),
+    "routing_strategies": ("/routing-strategies", "results"),
+    "broadcasts": ("/broadcasts", "results"),
+}
+# ... and a child's: (parent stream, the parent field naming it, path with {}, records key (None: the whole body),
+# the key the connector adds). The user streams' parent is every user id the workspace's lists, audiences and
+# tenants name.
+CHILD_ENDPOINTS: dict[str, tuple[str, str, str, str | None, str]] = {
+    "list_subscriptions": ("lists", "id", "/lists/{}/subscriptions", "items", "list_id"),
+    "audience_members": ("audiences", "id", "/audiences/{}/members", "items", "audience_id"),
+    "tenant_users": ("tenants", "id", "/tenants/{}/users", "items", "tenant_id"),
+    "tenant_templates": ("tenants", "id", "/tenants/{}/templates", "items", "tenant_id"),
+    "preference_topics": ("preference_sections", "id", "/preferences/sections/{}/topics", "results", "section_id"),
+    "profiles": ("users", "user_id", "/profiles/{}", None, "user_id"),
+    "user_tokens": ("users", "user_id", "/users/{}/tokens", "tokens", "user_id"),
+    "user_preferences": ("users", "user_id", "/users/{}/preferences", "items", "user_id"),
+}
+MESSAGE_CHILDREN: dict[str, str] = {"message_history": "history", "message_content": "output"}  # -> /messages/{id}/...
+
+
+@cache
+def small_workspace() -> Workspace:
+    """The emulator's `small` workspace; its shapes are checked against Courier's SDK by the fidelity test."""
+    return Workspace("small")
+
+
+def sample(stream: str, **fields: Any) -> dict[str, Any]:
+    """A real-shaped record of the stream as Courier sends it (no parent key), with `fields` overriding."""
+    if stream in MESSAGE_CHILDREN:
+        log = MessageLog()
+        entries = log.history(0) if stream == "message_history" else log.output(0)
+        return {**entries[0], **fields}
+    if stream in LIST_ENDPOINTS:
+        path, key = LIST_ENDPOINTS[stream]
+    else:
+        parent, parent_field, template, key, _ = CHILD_ENDPOINTS[stream]
+        parent_record = {"user_id": small_workspace().user_ids[0]} if parent == "users" else sample(parent)
+        path = template.format(quote(parent_record[parent_field], safe=""))
+    _, body = small_workspace().handle(path, {})
+    return {**(body if key is None else body[key][0]), **fields}
+
+
+def serve(api: responses.RequestsMock, path: str, body: Any, status: int = 200, **query: str) -> None:
+    """Courier answers `body` to GET `path` with exactly this query string (no other query matches)."""
+    api.get(
+        f"{BASE_URL}{path}", json=body, status=status, match=[matchers.query_param_matcher(query, strict_match=True)]
+    )
+
+
+def queries(api: responses.RequestsMock, path: str) -> list[dict[str, str]]:
+    """The query parameters of each request made to exactly `path`, in the order made."""
+    return [dict(parse_qsl(urlsplit(call.request.url).query)) for call in api.calls if _path(call) == path]
+
+
+def paths(api: responses.RequestsMock) -> list[str]:
+    """The path of each request made, in the order made."""
+    return [_path(call) for call in api.calls]
+
+
+def _path(call: Any) -> str:
+    return urlsplit(call.request.url).path
+
+
+@cache
+def schema(stream: str) -> dict[str, Any]:
+    """The stream's JSON schema as the connector declares it (shared definitions resolved)."""
+    return ResourceSchemaLoader("source_courier").get_schema(stream)

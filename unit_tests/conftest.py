@@ -63,6 +63,8 @@ def _run(source: SourceCourier, args: list[str]) -> EntrypointOutput:
     handler = logging.StreamHandler(logs)
     handler.setFormatter(AirbyteLogFormatter())
     logging.getLogger("").addHandler(handler)
+    airbyte_logger = logging.getLogger("airbyte")
+    level = airbyte_logger.level  # --debug lowers it for the process; a CLI run ends there, a test run must not
     printed: list[str] = []
     try:
         printed.extend(protocol_lines(source, args))
@@ -71,6 +73,7 @@ def _run(source: SourceCourier, args: list[str]) -> EntrypointOutput:
         printed.append(orjson.dumps(AirbyteMessageSerializer.dump(traced.as_sanitized_airbyte_message())).decode())
     finally:
         logging.getLogger("").removeHandler(handler)
+        airbyte_logger.setLevel(level)
     return EntrypointOutput(messages=printed + logs.getvalue().splitlines())
 
 
@@ -92,8 +95,9 @@ def run_read(outputs: list[EntrypointOutput], tmp_path: Path) -> Callable[..., E
         sync_mode: SyncMode = SyncMode.full_refresh,
         state: list[AirbyteStateMessage] | None = None,
         debug: bool = False,
+        streams: tuple[str, ...] = ("messages",),
     ) -> EntrypointOutput:
-        configured = catalog(sync_mode)
+        configured = catalog(sync_mode, streams)
         args = ["read", "--config", _write(tmp_path / "config.json", config)]
         args += ["--catalog", _write(tmp_path / "catalog.json", ConfiguredAirbyteCatalogSerializer.dump(configured))]
         if state is not None:

@@ -173,6 +173,6 @@ def test_200_without_the_envelope_every_time_fails_naming_the_endpoint(api, run_
     error_message = stream_error(output)
     assert error_message.failure_type.value == "transient_error"
     assert (
-        "Courier answered https://api.courier.com/messages with a body that is not JSON or lacks the 'results' list"
+        "Courier answered https://api.courier.com/messages with a body that is not JSON or lacks the 'results' key"
         in (error_message.message)
     )

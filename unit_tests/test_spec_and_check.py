@@ -14,10 +14,21 @@ def test_spec_declares_the_documented_fields():
 
     assert spec["required"] == ["api_key"]
     assert spec["properties"]["api_key"]["airbyte_secret"] is True
-    assert set(spec["properties"]) == {"api_key", "start_date", "lookback_days", "base_url"}
+    assert set(spec["properties"]) == {
+        "api_key",
+        "start_date",
+        "lookback_days",
+        "base_url",
+        "num_workers",
+        "requests_per_second",
+    }
     lookback = spec["properties"]["lookback_days"]
     assert (lookback["type"], lookback["minimum"], lookback["maximum"], lookback["default"]) == ("integer", 0, 30, 1)
     assert spec["properties"]["base_url"]["default"] == "https://api.courier.com"
+    workers = spec["properties"]["num_workers"]
+    assert (workers["type"], workers["minimum"], workers["maximum"], workers["default"]) == ("integer", 2, 20, 10)
+    budget = spec["properties"]["requests_per_second"]
+    assert (budget["type"], budget["minimum"], "default" in budget) == ("integer", 1, False)
 
 
 def test_check_succeeds_with_one_request(api, run_check):
@@ -93,6 +104,11 @@ BAD_CONFIGS = [
     pytest.param({"lookback_days": 31}, "31 is greater than the maximum of 30", id="lookback-too-long"),
     pytest.param({"lookback_days": -1}, "-1 is less than the minimum of 0", id="negative-lookback"),
     pytest.param({"lookback_days": "2"}, "'2' is not of type 'integer'", id="lookback-as-text"),
+    # One worker deadlocks the CDK once a child stream has more than 10,000 partitions (seen with 12,000).
+    pytest.param({"num_workers": 1}, "1 is less than the minimum of 2", id="one-worker"),
+    pytest.param({"num_workers": 21}, "21 is greater than the maximum of 20", id="too-many-workers"),
+    pytest.param({"requests_per_second": 0}, "0 is less than the minimum of 1", id="zero-requests-per-second"),
+    pytest.param({"requests_per_second": 2.5}, "2.5 is not of type 'integer'", id="fractional-requests-per-second"),
 ]
 
 
