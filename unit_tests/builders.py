@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -60,6 +61,14 @@ def page(
 ) -> dict[str, Any]:
     """A paging-style-A body; `more` defaults to whether a cursor is given."""
     return {"paging": {"cursor": cursor, "more": cursor is not None if more is None else more}, key: records}
+
+
+Body = Callable[[list[dict[str, Any]], str | None], dict[str, Any]]  # (records, next cursor) -> one page's body
+
+
+def paging_a(key: str) -> Body:
+    """`page` for an endpoint whose records are under `key` (`items` on lists, audiences and their children)."""
+    return lambda records, cursor: page(records, cursor, key=key)
 
 
 def has_more_page(items: list[dict[str, Any]], cursor: str | None = None, path: str = "/tenants") -> dict[str, Any]:

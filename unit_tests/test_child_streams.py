@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jsonschema
 import pytest
 
 from unit_tests.builders import (
+    Body,
     config,
     error,
     has_more_page,
     keys,
     page,
+    paging_a,
     paths,
     queries,
     records,
@@ -22,12 +23,6 @@ from unit_tests.builders import (
     serve,
     stream_error,
 )
-
-Body = Callable[[list[dict[str, Any]], str | None], dict[str, Any]]
-
-
-def _paging_a(key: str) -> Body:
-    return lambda records, cursor: page(records, cursor, key=key)
 
 
 def _unpaged(records: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
@@ -40,9 +35,9 @@ CHILDREN: dict[str, tuple[str, str, Body, str, Body, dict[str, str], str, str]] 
     "list_subscriptions": (
         "lists",
         "/lists",
-        _paging_a("items"),
+        paging_a("items"),
         "/lists/{}/subscriptions",
-        _paging_a("items"),
+        paging_a("items"),
         {},
         "list_id",
         "recipientId",
@@ -50,9 +45,9 @@ CHILDREN: dict[str, tuple[str, str, Body, str, Body, dict[str, str], str, str]] 
     "audience_members": (
         "audiences",
         "/audiences",
-        _paging_a("items"),
+        paging_a("items"),
         "/audiences/{}/members",
-        _paging_a("items"),
+        paging_a("items"),
         {},
         "audience_id",
         "member_id",

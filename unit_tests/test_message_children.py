@@ -8,6 +8,7 @@ from airbyte_cdk.models import SyncMode
 
 from unit_tests.builders import (
     DAY_MS,
+    MESSAGE_CHILDREN,
     config,
     error,
     final_state,
@@ -23,9 +24,8 @@ from unit_tests.builders import (
 )
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in epoch ms
-# stream -> (the path under /messages/{id}, the child's own key field)
-CHILDREN = {"message_history": ("history", "type"), "message_content": ("output", "channel_id")}
-STREAMS = [pytest.param(stream, id=stream) for stream in CHILDREN]
+OWN_KEY = {"message_history": "type", "message_content": "channel_id"}  # besides message_id
+STREAMS = [pytest.param(stream, id=stream) for stream in MESSAGE_CHILDREN]
 
 
 def _serve_messages(api, *messages, **query):
@@ -34,7 +34,7 @@ def _serve_messages(api, *messages, **query):
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_each_message_is_requested_once_and_its_records_carry_message_id_and_enqueued(api, run_read, stream):
-    endpoint, own_key = CHILDREN[stream]
+    endpoint, own_key = MESSAGE_CHILDREN[stream], OWN_KEY[stream]
     _serve_messages(api, message("m2", T0 + 2), message("m1", T0 + 1))
     serve(
         api,
@@ -57,7 +57,7 @@ def test_each_message_is_requested_once_and_its_records_carry_message_id_and_enq
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_incremental_state_is_one_global_cursor_with_the_messages_cursor_as_parent_state(api, run_read, stream):
-    endpoint, _ = CHILDREN[stream]
+    endpoint = MESSAGE_CHILDREN[stream]
     _serve_messages(api, message("m2", T0 + 2), message("m1", T0 + 1))
     for message_id in ("m1", "m2"):
         serve(api, f"/messages/{message_id}/{endpoint}", {"results": [sample(stream)]})
@@ -75,7 +75,7 @@ def test_incremental_state_is_one_global_cursor_with_the_messages_cursor_as_pare
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_incremental_resume_reads_only_messages_from_the_saved_parent_state_minus_lookback(api, run_read, stream):
-    endpoint, _ = CHILDREN[stream]
+    endpoint = MESSAGE_CHILDREN[stream]
     saved = T0 + 10 * DAY_MS
     previous = {
         "use_global_cursor": True,
@@ -96,7 +96,7 @@ def test_incremental_resume_reads_only_messages_from_the_saved_parent_state_minu
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_a_message_gone_from_courier_is_skipped_with_a_log_line(api, run_read, stream):
-    endpoint, _ = CHILDREN[stream]
+    endpoint = MESSAGE_CHILDREN[stream]
     _serve_messages(api, message("kept", T0 + 2), message("expired", T0 + 1))
     serve(api, f"/messages/expired/{endpoint}", error("Not Found", "invalid_request_error"), status=404)
     serve(api, f"/messages/kept/{endpoint}", {"results": [sample(stream)]})

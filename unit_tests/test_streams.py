@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
 
 import jsonschema
 import pytest
@@ -13,10 +11,12 @@ from airbyte_cdk.models import AirbyteMessageSerializer
 from courier_emulator.workspace import PROVIDER_SECRET_MARKER
 from source_courier import SourceCourier
 from unit_tests.builders import (
+    Body,
     config,
     has_more_page,
     keys,
     page,
+    paging_a,
     queries,
     records,
     runs_page,
@@ -83,23 +83,16 @@ def test_every_stream_has_a_description_linking_couriers_api_reference():
     assert all("https://www.courier.com/docs/" in text for text in descriptions.values()), descriptions
 
 
-Body = Callable[[list[dict[str, Any]], str | None], dict[str, Any]]
-
-
-def _paging_a(key: str) -> Body:
-    return lambda records, cursor: page(records, cursor, key=key)
-
-
 # stream -> (path, the body of a page, the query every page carries, the primary key field)
 TOP_LEVEL: dict[str, tuple[str, Body, dict[str, str], str]] = {
-    "brands": ("/brands", _paging_a("results"), {}, "id"),
-    "notifications": ("/notifications", _paging_a("results"), {}, "id"),
-    "lists": ("/lists", _paging_a("items"), {}, "id"),
-    "audiences": ("/audiences", _paging_a("items"), {}, "id"),
-    "audit_events": ("/audit-events", _paging_a("results"), {}, "auditEventId"),
-    "providers": ("/providers", _paging_a("results"), {}, "id"),
-    "routing_strategies": ("/routing-strategies", _paging_a("results"), {"limit": "100"}, "id"),
-    "broadcasts": ("/broadcasts", _paging_a("results"), {"limit": "100"}, "id"),
+    "brands": ("/brands", paging_a("results"), {}, "id"),
+    "notifications": ("/notifications", paging_a("results"), {}, "id"),
+    "lists": ("/lists", paging_a("items"), {}, "id"),
+    "audiences": ("/audiences", paging_a("items"), {}, "id"),
+    "audit_events": ("/audit-events", paging_a("results"), {}, "auditEventId"),
+    "providers": ("/providers", paging_a("results"), {}, "id"),
+    "routing_strategies": ("/routing-strategies", paging_a("results"), {"limit": "100"}, "id"),
+    "broadcasts": ("/broadcasts", paging_a("results"), {"limit": "100"}, "id"),
     "tenants": ("/tenants", has_more_page, {"limit": "100"}, "id"),
     "automations": ("/automations", templates_page, {}, "id"),
     "journeys": ("/journeys", templates_page, {}, "id"),
