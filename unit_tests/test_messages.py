@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import responses
 from airbyte_cdk.models import SyncMode
-from responses import matchers
 
-from unit_tests.builders import DAY_MS, MESSAGES_URL, config, ids, message, page, state, stream_error
+from unit_tests.builders import DAY_MS, config, ids, message, page, serve, state, stream_error
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in epoch ms
-
-
-def on_page(api: responses.RequestsMock, body: dict[str, Any], **query: str) -> None:
-    """Courier answers `body` to GET /messages with exactly this query string."""
-    api.get(MESSAGES_URL, json=body, match=[matchers.query_param_matcher(query, strict_match=True)])
 
 
 def queries(api: responses.RequestsMock) -> list[str]:
@@ -24,9 +16,9 @@ def queries(api: responses.RequestsMock) -> list[str]:
 
 
 def test_full_refresh_follows_cursors_until_more_is_false(api, run_read):
-    on_page(api, page([message("m3", T0 + 3), message("m2", T0 + 2)], cursor="c1"))
-    on_page(api, page([message("m1", T0 + 1)], cursor="c2"), cursor="c1")
-    on_page(api, page([message("m0", T0)], cursor="c3", more=False), cursor="c2")
+    serve(api, "/messages", page([message("m3", T0 + 3), message("m2", T0 + 2)], cursor="c1"))
+    serve(api, "/messages", page([message("m1", T0 + 1)], cursor="c2"), cursor="c1")
+    serve(api, "/messages", page([message("m0", T0)], cursor="c3", more=False), cursor="c2")
 
     output = run_read(config())
 
@@ -46,7 +38,7 @@ def test_full_refresh_follows_cursors_until_more_is_false(api, run_read):
     ],
 )
 def test_pagination_stops_without_a_usable_cursor(api, run_read, paging):
-    on_page(api, {"paging": paging, "results": [message("m1")]})
+    serve(api, "/messages", {"paging": paging, "results": [message("m1")]})
 
     output = run_read(config())
 
@@ -55,8 +47,8 @@ def test_pagination_stops_without_a_usable_cursor(api, run_read, paging):
 
 
 def test_repeated_cursor_fails_naming_the_endpoint_after_a_bounded_number_of_requests(api, run_read):
-    on_page(api, page([message("m2", T0 + 2)], cursor="c1"))
-    on_page(api, page([message("m1", T0 + 1)], cursor="c1"), cursor="c1")
+    serve(api, "/messages", page([message("m2", T0 + 2)], cursor="c1"))
+    serve(api, "/messages", page([message("m1", T0 + 1)], cursor="c1"), cursor="c1")
 
     output = run_read(config())
 
@@ -68,9 +60,9 @@ def test_repeated_cursor_fails_naming_the_endpoint_after_a_bounded_number_of_req
 
 
 def test_cycle_of_two_cursors_fails_instead_of_looping(api, run_read):
-    on_page(api, page([message("m3", T0 + 3)], cursor="a"))
-    on_page(api, page([message("m2", T0 + 2)], cursor="b"), cursor="a")
-    on_page(api, page([message("m1", T0 + 1)], cursor="a"), cursor="b")
+    serve(api, "/messages", page([message("m3", T0 + 3)], cursor="a"))
+    serve(api, "/messages", page([message("m2", T0 + 2)], cursor="b"), cursor="a")
+    serve(api, "/messages", page([message("m1", T0 + 1)], cursor="a"), cursor="b")
 
     output = run_read(config())
 
@@ -79,8 +71,8 @@ def test_cycle_of_two_cursors_fails_instead_of_looping(api, run_read):
 
 
 def test_empty_page_with_more_and_a_new_cursor_continues(api, run_read):
-    on_page(api, page([], cursor="c1"))
-    on_page(api, page([message("m1")], cursor=None, more=False), cursor="c1")
+    serve(api, "/messages", page([], cursor="c1"))
+    serve(api, "/messages", page([message("m1")], cursor=None, more=False), cursor="c1")
 
     output = run_read(config())
 
@@ -89,9 +81,9 @@ def test_empty_page_with_more_and_a_new_cursor_continues(api, run_read):
 
 
 def test_fifty_empty_pages_in_a_row_fail_clearly(api, run_read):
-    on_page(api, page([], cursor="c1"))
+    serve(api, "/messages", page([], cursor="c1"))
     for n in range(1, 50):
-        on_page(api, page([], cursor=f"c{n + 1}"), cursor=f"c{n}")
+        serve(api, "/messages", page([], cursor=f"c{n + 1}"), cursor=f"c{n}")
 
     output = run_read(config())
 
@@ -101,7 +93,7 @@ def test_fifty_empty_pages_in_a_row_fail_clearly(api, run_read):
 
 
 def test_first_incremental_sync_without_start_date_sends_no_enqueued_after(api, run_read):
-    on_page(api, page([message("m2", T0 + 2), message("m1", T0 + 1)]))
+    serve(api, "/messages", page([message("m2", T0 + 2), message("m1", T0 + 1)]))
 
     output = run_read(config(), SyncMode.incremental)
 
@@ -111,7 +103,7 @@ def test_first_incremental_sync_without_start_date_sends_no_enqueued_after(api, 
 
 
 def test_start_date_is_sent_as_enqueued_after_in_epoch_ms(api, run_read):
-    on_page(api, page([message("m1", T0 + 5)]), enqueued_after=str(T0))
+    serve(api, "/messages", page([message("m1", T0 + 5)]), enqueued_after=str(T0))
 
     output = run_read(config(start_date="2026-01-01"), SyncMode.incremental)
 
@@ -120,7 +112,7 @@ def test_start_date_is_sent_as_enqueued_after_in_epoch_ms(api, run_read):
 
 
 def test_start_date_with_time_is_sent_to_the_second(api, run_read):
-    on_page(api, page([]), enqueued_after=str(T0 + 3_723_000))
+    serve(api, "/messages", page([]), enqueued_after=str(T0 + 3_723_000))
 
     run_read(config(start_date="2026-01-01T01:02:03Z"), SyncMode.incremental)
 
@@ -129,8 +121,11 @@ def test_start_date_with_time_is_sent_to_the_second(api, run_read):
 
 def test_messages_resume_from_saved_state_minus_lookback_days(api, run_read):
     saved = T0 + 10 * DAY_MS
-    on_page(
-        api, page([message("new", saved + 5), message("recent", saved - 5)]), enqueued_after=str(saved - 2 * DAY_MS)
+    serve(
+        api,
+        "/messages",
+        page([message("new", saved + 5), message("recent", saved - 5)]),
+        enqueued_after=str(saved - 2 * DAY_MS),
     )
 
     output = run_read(config(lookback_days=2), SyncMode.incremental, state(saved))
@@ -142,7 +137,7 @@ def test_messages_resume_from_saved_state_minus_lookback_days(api, run_read):
 
 def test_default_lookback_is_one_day(api, run_read):
     saved = T0 + 10 * DAY_MS
-    on_page(api, page([]), enqueued_after=str(saved - DAY_MS))
+    serve(api, "/messages", page([]), enqueued_after=str(saved - DAY_MS))
 
     run_read(config(), SyncMode.incremental, state(saved))
 
@@ -151,7 +146,7 @@ def test_default_lookback_is_one_day(api, run_read):
 
 def test_lookback_zero_resumes_exactly_at_saved_state(api, run_read):
     saved = T0 + 10 * DAY_MS
-    on_page(api, page([message("at-state", saved)]), enqueued_after=str(saved))
+    serve(api, "/messages", page([message("at-state", saved)]), enqueued_after=str(saved))
 
     output = run_read(config(lookback_days=0), SyncMode.incremental, state(saved))
 
@@ -161,7 +156,7 @@ def test_lookback_zero_resumes_exactly_at_saved_state(api, run_read):
 
 def test_start_date_floors_the_lookback(api, run_read):
     saved = T0 + DAY_MS // 2  # state - 1 day would fall before start_date
-    on_page(api, page([]), enqueued_after=str(T0))
+    serve(api, "/messages", page([]), enqueued_after=str(T0))
 
     run_read(config(start_date="2026-01-01"), SyncMode.incremental, state(saved))
 
@@ -170,7 +165,7 @@ def test_start_date_floors_the_lookback(api, run_read):
 
 def test_sync_with_no_new_records_keeps_the_saved_state(api, run_read):
     saved = T0 + 10 * DAY_MS
-    on_page(api, page([]), enqueued_after=str(saved - DAY_MS))
+    serve(api, "/messages", page([]), enqueued_after=str(saved - DAY_MS))
 
     output = run_read(config(), SyncMode.incremental, state(saved))
 
@@ -179,7 +174,7 @@ def test_sync_with_no_new_records_keeps_the_saved_state(api, run_read):
 
 def test_state_is_the_max_enqueued_even_when_only_older_records_are_re_read(api, run_read):
     saved = T0 + 10 * DAY_MS
-    on_page(api, page([message("old", saved - 1_000)]), enqueued_after=str(saved - DAY_MS))
+    serve(api, "/messages", page([message("old", saved - 1_000)]), enqueued_after=str(saved - DAY_MS))
 
     output = run_read(config(), SyncMode.incremental, state(saved))
 
@@ -188,7 +183,7 @@ def test_state_is_the_max_enqueued_even_when_only_older_records_are_re_read(api,
 
 
 def test_full_refresh_with_start_date_filters_on_the_server_too(api, run_read):
-    on_page(api, page([message("m1", T0 + 1)]), enqueued_after=str(T0))
+    serve(api, "/messages", page([message("m1", T0 + 1)]), enqueued_after=str(T0))
 
     output = run_read(config(start_date="2026-01-01"))
 

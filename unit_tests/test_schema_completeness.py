@@ -8,14 +8,12 @@ import sys
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ForwardRef, Literal, Union, get_args, get_origin
 from urllib.parse import quote
 
 import pydantic
 import pytest
-from airbyte_cdk.sources.utils.schema_helpers import ResourceSchemaLoader
 from courier.types.audience import Audience
 from courier.types.audience_list_members_response import AudienceListMembersResponse
 from courier.types.audience_list_members_response import Item as AudienceMember
@@ -72,6 +70,7 @@ from typing_extensions import TypeAliasType
 
 from courier_emulator.data import MessageLog
 from unit_tests.builders import CHILD_ENDPOINTS, LIST_ENDPOINTS, small_workspace
+from unit_tests.builders import schema as stream_schema
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "source_courier" / "schemas"
 
@@ -218,12 +217,6 @@ EXEMPTIONS: dict[tuple[str, str], str] = {
 }
 
 STREAMS = [pytest.param(stream, id=stream) for stream in STREAM_MODELS]
-
-
-@cache
-def stream_schema(stream: str) -> dict[str, Any]:
-    """The schema as the connector serves it: loaded by the CDK, shared references resolved."""
-    return ResourceSchemaLoader("source_courier").get_schema(stream)
 
 
 # --- the walker: SDK model fields against a JSON schema --------------------------------------------------------
