@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PY_SOURCES := source_courier courier_emulator unit_tests integration_tests demo
+PY_SOURCES := source_courier courier_emulator unit_tests integration_tests demo bench
 
 .PHONY: test lint unit integration clean
 
@@ -37,6 +37,18 @@ demo: $(DEMO_STAMP)
 $(DEMO_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,demo]"
 	touch $(DEMO_STAMP)
+
+# make bench: speed, memory and request economy against limits measured in the same run (see bench/__main__.py);
+# writes bench/results.md. About 12 minutes; `$(BIN)/python -m bench --quick` tries a change in 4.
+.PHONY: bench
+BENCH_STAMP := $(VENV)/.installed-bench
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	touch $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .demo

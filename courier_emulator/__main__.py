@@ -4,7 +4,7 @@ The first stdout line is the base URL (e.g. ``http://127.0.0.1:54321``), flushed
 read it and then talk to the emulator. Only loopback hosts are accepted. SIGTERM or SIGINT exit 0.
 
 Flags: the log (``--messages``, ``--anchor-ms``, ``--spacing-ms``, ``--status-window-ms``), the other objects
-(``--workspace {none,small,demo}``, default ``small``: ``courier_emulator.workspace`` is imported only then,
+(``--workspace {none,small,demo,bench}``, default ``small``: ``courier_emulator.workspace`` is imported only then,
 and a failed import exits 1 with a message naming ``--workspace none``), and the fault plan (``--fault
 KIND[:RATE[:PATH_PREFIX]]``, repeatable, rate 1 by default; ``--max-faults-in-a-row``, ``--latency-ms``,
 ``--fault-seed``, ``--retry-after``, ``--slow-seconds``; see ``courier_emulator.faults``).

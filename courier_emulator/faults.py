@@ -142,7 +142,17 @@ class Reply:
 
 
 def json_reply(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Reply:
-    return Reply(status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode("utf-8"))
+    return Reply(status, {"Content-Type": "application/json", **(headers or {})}, _json_bytes(body))
+
+
+def _stdlib_json_bytes(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+try:  # orjson (installed with the connector) encodes 5-10x faster; the emulator's CPU is measured in `make bench`
+    from orjson import dumps as _json_bytes
+except ImportError:  # pragma: no cover - the stdlib is enough
+    _json_bytes = _stdlib_json_bytes
 
 
 def _int_setting(name: str, value: Any, minimum: int) -> int:

@@ -7,7 +7,7 @@ against the SDK models of ``trycourier==9.13.0`` (``integration_tests/test_emula
 
 Sizes (``COUNTS`` has the numbers): ``small`` holds a few of each object and pages paging-A lists 2 at a
 time, so that every paged list still has a second page; ``demo`` is a realistic workspace paged 10 at a
-time. Every object is built once, in ``__init__``, from its index and a hash of ``(seed, kind, index)``:
+time; ``bench`` is ``small`` with 20,000 tenants, for paging benchmarks at 100 a page. Every object is built once, in ``__init__``, from its index and a hash of ``(seed, kind, index)``:
 the same size and seed give the same workspace. Readable ids (users, lists, tenants, audiences) depend on
 the index only; hashed ids (brands, templates, runs, ...), timestamps and memberships also on the seed.
 "Now" is ``courier_emulator.data.DEFAULT_ANCHOR_MS`` (2026-01-01T00:00:00Z): every timestamp is before it.
@@ -73,8 +73,8 @@ import hashlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -170,6 +170,9 @@ COUNTS: dict[str, Counts] = {
         page_size=10,
     ),
 }
+
+# Paging benchmarks (make bench): the small workspace with 20,000 tenants, 200 pages at the maximum limit of 100.
+COUNTS["bench"] = replace(COUNTS["small"], tenants=20_000)
 
 # --- static vocabulary -----------------------------------------------------------------------------------
 
@@ -451,6 +454,10 @@ class _Page:
     prev_cursor: str | None
 
 
+def _id(record: Json) -> str:
+    return str(record["id"])
+
+
 def _page(
     records: Sequence[Json],
     key: Callable[[Json], str],
@@ -459,16 +466,21 @@ def _page(
     size: int,
     *,
     backward: bool = False,
+    positions: Mapping[str, int] | None = None,
 ) -> _Page:
-    """The page after (or, for a ``<`` cursor where ``backward`` is allowed, before) the record a cursor names."""
-    keys = [key(record) for record in records]
+    """The page after (or, for a ``<`` cursor where ``backward`` is allowed, before) the record a cursor names.
+
+    ``positions`` (key -> index in ``records``) spares a scan of every record per page on large lists."""
     start = 0
     stop: int | None = None
     if cursor is not None:
         direction, named = _decode_cursor(cursor, route)
-        if named not in keys or (direction == "<" and not backward):
+        if positions is not None:
+            position = positions.get(named)
+        else:
+            position = next((i for i, record in enumerate(records) if key(record) == named), None)
+        if position is None or (direction == "<" and not backward):
             raise _BadRequest("Invalid cursor")
-        position = keys.index(named)
         if direction == ">":
             start = position + 1
         else:
@@ -478,8 +490,8 @@ def _page(
     more = stop < len(records) and bool(shown)
     return _Page(
         records=shown,
-        next_cursor=encode_cursor(route, keys[stop - 1]) if more else None,
-        prev_cursor=encode_cursor(route, keys[start], "<") if start > 0 and shown else None,
+        next_cursor=encode_cursor(route, key(records[stop - 1])) if more else None,
+        prev_cursor=encode_cursor(route, key(records[start]), "<") if start > 0 and shown else None,
     )
 
 
@@ -931,6 +943,8 @@ class Workspace:
         tlo, thi = self.counts.tenant_templates
         for t in range(self.counts.tenants):
             tenant_id, name, parent = _TENANTS[t % len(_TENANTS)]
+            if t >= len(_TENANTS):  # the "bench" size: more tenants than names
+                tenant_id, name = f"{tenant_id}-{t // len(_TENANTS)}", f"{name} {t // len(_TENANTS)}"
             tenant: Json = {"id": tenant_id, "name": name}
             if parent is not None:
                 tenant["parent_tenant_id"] = parent
@@ -974,6 +988,7 @@ class Workspace:
                 )
             self._tenant_templates[tenant_id] = templates
         self._tenants = {t["id"]: t for t in self._tenants_list}
+        self._tenant_positions = {t["id"]: i for i, t in enumerate(self._tenants_list)}
 
     def _build_audit_events(self) -> None:
         self._audit_list: list[Json] = []
@@ -1227,9 +1242,10 @@ class Workspace:
         records: Sequence[Json],
         key: Callable[[Json], str],
         query: dict[str, list[str]],
+        positions: Mapping[str, int] | None = None,
     ) -> Json:
         limit = _limit(query, default=20, maximum=100, clamp=False)
-        page = _page(records, key, template, _param(query, "cursor"), limit)
+        page = _page(records, key, template, _param(query, "cursor"), limit, positions=positions)
         filters = {name: values[-1] for name, values in query.items() if values and name not in ("cursor", "limit")}
         url = path + ("?" + urlencode({name: values[-1] for name, values in query.items() if values}) if query else "")
         next_url = None
@@ -1351,8 +1367,10 @@ class Workspace:
 
     def _serve_tenants(self, template: str, ids: list[str], query: dict[str, list[str]]) -> Json:
         parent = _param(query, "parent_tenant_id")
-        records = [t for t in self._tenants_list if parent is None or t.get("parent_tenant_id") == parent]
-        return self._paging_b(template, "/tenants", records, lambda t: t["id"], query)
+        if parent is None:
+            return self._paging_b(template, "/tenants", self._tenants_list, _id, query, self._tenant_positions)
+        records = [t for t in self._tenants_list if t.get("parent_tenant_id") == parent]
+        return self._paging_b(template, "/tenants", records, _id, query)
 
     def _serve_tenant(self, template: str, ids: list[str], query: dict[str, list[str]]) -> Json:
         return self._get(self._tenants, ids[0])

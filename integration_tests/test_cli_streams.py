@@ -162,6 +162,11 @@ def test_full_refresh_of_every_stream_emits_exactly_the_emulators_records(tmp_pa
     assert sizes["messages"] == MESSAGES and sizes["user_tokens"] == counts["tokens"]
     assert sizes["profiles"] == len({record["user_id"] for record in expected["profiles"]})
     assert all(count > 0 for count in sizes.values()), sizes
+    # Each page once, although the CDK reads a parent again for every child stream that uses it (SharedPages):
+    # lists, for example, are read by lists, list_subscriptions and, through it, all three user streams.
+    requested = Counter((request["path"], repr(sorted(request["query"].items()))) for request in courier.requests())
+    assert [request for request, times in requested.items() if times > 1] == []
+    assert requested[("/lists", "[]")] == 1
 
 
 def test_each_user_is_requested_once_per_user_stream(tmp_path, courier, workspace):

@@ -11,9 +11,6 @@ import pytest
 import requests
 import yaml
 from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_filter import HttpResponseFilter
-from airbyte_cdk.sources.declarative.requesters.paginators.strategies.cursor_pagination_strategy import (
-    CursorPaginationStrategy,
-)
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -24,6 +21,7 @@ from source_courier.components import (
     CourierStartDate,
     GuardedCursorPagination,
     HttpsOrLoopbackUrl,
+    RecordsAtKey,
     RetryAfterBackoffStrategy,
     TransientRetriesErrorHandler,
     TrimApiKey,
@@ -34,11 +32,15 @@ NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
 
 
 def response(
-    body: Any = None, headers: dict[str, str] | None = None, url: str = "https://api.courier.com/messages?x=1"
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    url: str = "https://api.courier.com/messages?x=1",
+    status: int = 200,
+    raw: bytes | None = None,
 ) -> requests.Response:
     result = requests.Response()
-    result.status_code = 200
-    result._content = requests.compat.json.dumps(body).encode()
+    result.status_code = status
+    result._content = requests.compat.json.dumps(body).encode() if raw is None else raw
     result.headers.update(headers or {})
     result.request = requests.Request("GET", url).prepare()
     result.url = url
@@ -46,13 +48,15 @@ def response(
 
 
 def guarded(max_empty: int = 50) -> GuardedCursorPagination:
-    """The guard around the manifest's own paging-style-A cursor expressions."""
+    """The manifest's paging-style-A strategy."""
     manifest = yaml.safe_load((resources.files("source_courier") / "manifest.yaml").read_text())
-    delegate = manifest["definitions"]["paginator_paging_cursor"]["pagination_strategy"]["delegate"]
-    strategy = CursorPaginationStrategy(
-        cursor_value=delegate["cursor_value"], stop_condition=delegate["stop_condition"], config={}, parameters={}
+    paths = manifest["definitions"]["paginator_paging_cursor"]["pagination_strategy"]
+    return GuardedCursorPagination(
+        cursor_path=paths["cursor_path"],
+        more_path=paths["more_path"],
+        parameters={},
+        max_consecutive_empty_pages=max_empty,
     )
-    return GuardedCursorPagination(delegate=strategy, parameters={}, max_consecutive_empty_pages=max_empty)
 
 
 def walk(strategy: GuardedCursorPagination, pages: list[tuple[str | None, int]], partition: str = "p") -> list[Any]:
@@ -84,6 +88,27 @@ def test_guard_fails_on_a_cursor_seen_earlier_in_the_partition():
     assert raised.value.failure_type.value == "system_error"
 
 
+def test_guard_catches_a_loop_longer_than_the_cursors_it_remembers():
+    strategy = guarded()
+    strategy.remembered_cursors = 3
+    loop = [(cursor, 10) for cursor in "abcdefg"] * 10  # a loop of 7 cursors, more than the 3 remembered
+
+    with pytest.raises(AirbyteTracedException) as raised:
+        walk(strategy, loop)
+
+    # Checkpoints at pages 1, 2, 4, 8: the cursor of page 8 ("a") comes back at page 15.
+    assert "already returned while paging GET /messages (15 pages in)" in raised.value.message
+
+
+def test_guard_memory_stays_flat_over_a_long_chain():
+    strategy = guarded()
+    strategy.remembered_cursors = 5
+    assert walk(strategy, [(f"c{n}", 10) for n in range(1000)])[-1] == "c999"
+
+    (chain,) = strategy._chains.by_slice.values()
+    assert (len(chain.recent), chain.pages, chain.checkpoint) == (5, 1000, "c511")
+
+
 def test_guard_forgets_cursors_when_a_partition_starts_over():
     strategy = guarded()
     assert walk(strategy, [("a", 10), ("b", 10)]) == ["a", "b"]
@@ -107,19 +132,70 @@ def test_guard_refuses_a_limit_below_one():
         guarded(max_empty=0)
 
 
-def handler() -> TransientRetriesErrorHandler:
-    """Retries a 200 without `results`, fails a 401 as a config error."""
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param({"paging": {"cursor": "c2", "more": True}, "results": []}, "c2", id="more"),
+        pytest.param({"paging": {"cursor": "c2", "more": False}, "results": []}, None, id="more-false"),
+        pytest.param({"paging": {"cursor": None, "more": True}, "results": []}, None, id="null-cursor"),
+        pytest.param({"paging": {"cursor": "", "more": True}, "results": []}, None, id="empty-cursor"),
+        pytest.param({"paging": {"cursor": "c2"}, "results": []}, None, id="no-more-key"),
+        pytest.param({"results": []}, None, id="no-paging"),
+    ],
+)
+def test_style_a_follows_the_cursor_only_while_more_is_true(body, expected):
+    token = guarded().next_page_token(response(body), last_page_size=0, last_record=None)
+
+    assert token == expected
+
+
+def test_a_style_without_a_more_flag_follows_any_cursor():
+    runs = GuardedCursorPagination(cursor_path=["next_cursor"], parameters={}, page_size=50)
+
+    assert runs.next_page_token(response({"runs": [], "next_cursor": "n2"}), 0, None) == "n2"
+    assert runs.next_page_token(response({"runs": [], "next_cursor": None}), 0, None) is None
+    assert runs.get_page_size() == 50
+
+
+def handler(**parameters: str) -> TransientRetriesErrorHandler:
+    """Fails a 401 as a config error; a 200 must hold the stream's envelope key (`results` by default)."""
     filters = [
         HttpResponseFilter(config={}, parameters={}, http_codes={401}, action="FAIL", failure_type="config_error"),
-        HttpResponseFilter(config={}, parameters={}, predicate="{{ 'results' not in response }}", action="RETRY"),
+        HttpResponseFilter(config={}, parameters={}, http_codes={503}, action="RETRY"),
     ]
-    return TransientRetriesErrorHandler(config={}, parameters={}, response_filters=filters)
+    parameters = {"records_key": "results", **parameters}
+    return TransientRetriesErrorHandler(config={}, parameters=parameters, response_filters=filters)
 
 
-def test_a_retried_200_stays_transient():
-    resolution = handler().interpret_response(response({"paging": {}}))
+def raw_response(body: bytes, status: int = 200) -> requests.Response:
+    return response(raw=body, status=status, url="https://api.courier.com/messages?cursor=c1")
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>Bad gateway</html>", b'{"paging": {"more": false}, "resu', b'{"paging": {}}', b"[]", b"null"]
+)
+def test_a_200_without_the_envelope_is_retried_as_transient_naming_url_and_key(body):
+    resolution = handler().interpret_response(raw_response(body))
 
     assert (resolution.response_action, resolution.failure_type.value) == (ResponseAction.RETRY, "transient_error")
+    assert resolution.error_message.startswith(
+        "Courier answered https://api.courier.com/messages?cursor=c1 with a body that is not JSON or lacks the "
+        "'results' key"
+    )
+
+
+def test_the_envelope_key_can_differ_from_the_records_key():
+    has_more = handler(records_key="items", envelope_key="has_more")
+
+    assert has_more.interpret_response(raw_response(b'{"has_more": false}')).response_action == ResponseAction.SUCCESS
+    assert has_more.interpret_response(raw_response(b'{"items": []}')).response_action == ResponseAction.RETRY
+
+
+def test_a_status_filter_decides_before_the_envelope_check():
+    resolution = handler().interpret_response(raw_response(b"<html>unavailable</html>", status=503))
+
+    assert (resolution.response_action, resolution.failure_type.value) == (ResponseAction.RETRY, "transient_error")
+    assert "lacks the" not in (resolution.error_message or "")
 
 
 def test_a_failed_response_keeps_its_failure_type():
@@ -133,6 +209,24 @@ def test_a_failed_response_keeps_its_failure_type():
 
 def test_a_good_response_is_a_success():
     assert handler().interpret_response(response({"results": []})).response_action == ResponseAction.SUCCESS
+
+
+def extractor(records_key: str) -> RecordsAtKey:
+    return RecordsAtKey(field_name="{{ parameters.records_key }}", config={}, parameters={"records_key": records_key})
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param({"items": [{"id": "a"}, {"id": "b"}], "paging": {}}, [{"id": "a"}, {"id": "b"}], id="list"),
+        pytest.param({"items": {"id": "a"}}, [{"id": "a"}], id="one-object"),
+        pytest.param({"items": []}, [], id="empty"),
+        pytest.param({"items": None}, [], id="null"),
+        pytest.param({"results": [{"id": "a"}]}, [], id="other-key"),
+    ],
+)
+def test_records_at_key_yields_the_list_under_the_records_key(body, expected):
+    assert list(extractor("items").extract_records(response(body))) == expected
 
 
 @pytest.fixture
