@@ -39,7 +39,7 @@ $(DEMO_STAMP): $(STAMP)
 	touch $(DEMO_STAMP)
 
 # make bench: speed, memory and request economy against limits measured in the same run (see bench/__main__.py);
-# writes bench/results.md. About 12 minutes; `$(BIN)/python -m bench --quick` tries a change in 4.
+# writes bench/results.md. About 9 minutes on 2 cores; `$(BIN)/python -m bench --quick` tries a change in 4.
 .PHONY: bench
 BENCH_STAMP := $(VENV)/.installed-bench
 

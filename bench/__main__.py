@@ -6,7 +6,7 @@ and min-max. Wall time is the whole process; CPU and peak RSS come from the kern
 counted from stdout. The emulator's CPU time is read from /proc and reported against the connector's, so a
 slow emulator cannot pass for a fast connector. See bench/results.md for the targets and the profile.
 
-    python -m bench                 # everything (about 12 minutes on 2 cores)
+    python -m bench                 # everything (about 9 minutes on 2 cores)
     python -m bench --quick         # fewer runs and no 1,000,000-message run, to try a change
 """
 
@@ -297,7 +297,7 @@ class Bench:
             with emulator(messages=count) as emu:
                 config = self.work.config(emu.base_url)
                 command = read(self.work, config, ["messages"])
-                times = 1 if count >= 1_000_000 else max(2, self.times - 2)
+                times = 2 if count >= 1_000_000 else max(2, self.times - 2)
                 runs = repeat(times, lambda command=command, emu=emu: run_process(command, emu))
             _expect_records(runs, count, f"memory {count}")
             row = Row(f"memory: messages, {count:,} records", runs, "peak RSS MB", _rss)
