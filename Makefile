@@ -19,6 +19,8 @@ integration: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/mypy --strict source_courier/components.py
+	$(BIN)/yamllint --strict source_courier/manifest.yaml
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and "Python 3.10 or newer is needed (3.11 recommended)")'

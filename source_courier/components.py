@@ -61,7 +61,8 @@ def _config_error(message: str) -> AirbyteTracedException:
 
 
 def _endpoint(response: requests.Response) -> str:
-    return f"{response.request.method} {urlsplit(response.request.url).path}"
+    method = response.request.method
+    return f"{method.decode() if isinstance(method, bytes) else method} {urlsplit(str(response.request.url)).path}"
 
 
 def _paging_error(problem: str) -> AirbyteTracedException:
@@ -466,6 +467,8 @@ class SharedPages:
         if not isinstance(client, HttpClient):
             raise ValueError("SharedPages wraps an HttpRequester")
         repository = getattr(self.requester, "message_repository", None)
+        if not isinstance(repository, MessageRepository):
+            raise ValueError("SharedPages needs the requester's message repository, which scopes pages to a sync")
         store = _page_store(repository, str(parameters.get("name", "")), self.window)
         self.requester._http_client = _SharedPagesClient(client, store)  # type: ignore[attr-defined]
 

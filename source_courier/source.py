@@ -6,9 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from airbyte_cdk.models import AirbyteConnectionStatus, ConfiguredAirbyteCatalog
+from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
-from airbyte_cdk.sources.source import TState
 
 
 class SourceCourier(YamlDeclarativeSource):
@@ -16,7 +15,7 @@ class SourceCourier(YamlDeclarativeSource):
         self,
         catalog: ConfiguredAirbyteCatalog | None = None,
         config: Mapping[str, Any] | None = None,
-        state: TState = None,
+        state: list[AirbyteStateMessage] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(catalog=catalog, config=config, state=state, path_to_yaml="manifest.yaml", **kwargs)
