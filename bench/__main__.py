@@ -184,8 +184,7 @@ def run_process(command: Sequence[str], emu: Emulator | None, keep_stdout: Path 
 
 
 def read(work: Workdir, config: str, streams: Sequence[str], sync_mode: str = "full_refresh") -> list[str]:
-    command = [*CONNECTOR, "read", "--config", config, "--catalog", work.catalog(streams, sync_mode)]
-    return command
+    return [*CONNECTOR, "read", "--config", config, "--catalog", work.catalog(streams, sync_mode)]
 
 
 def repeat(times: int, action: Callable[[], Run], before: Callable[[], None] | None = None) -> list[Run]:
@@ -208,12 +207,14 @@ class Bench:
     rows: list[Row] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
     work: Workdir = field(default_factory=Workdir)
+    connector_startup: float = 0.0  # median `spec`, subtracted from the connector's runs
+    plain_startup: float = 0.0  # median `python -c "import requests, json"`, subtracted from the plain loop's
 
     @property
     def times(self) -> int:
         return 2 if self.quick else 5
 
-    def startup(self) -> float:
+    def startup(self) -> None:
         with emulator(messages=10) as emu:
             config = self.work.config(emu.base_url)
             spec = Row(
@@ -228,9 +229,11 @@ class Bench:
                 "start-up: `discover`", repeat(self.times, lambda: run_process(discover_command, None)), "s", _wall
             )
         self.rows += [spec, check, discover]
-        return spec.median()
+        self.connector_startup = spec.median()
+        plain = repeat(self.times, lambda: run_process([sys.executable, "-c", "import requests, json"], None))
+        self.plain_startup = statistics.median(map(_wall, plain))
 
-    def cpu_bound(self, stream: str, count: int, startup: float) -> None:
+    def cpu_bound(self, stream: str, count: int) -> None:
         workspace = "bench" if stream == "tenants" else "none"
         with emulator(messages=count if stream == "messages" else 0, workspace=workspace) as emu:
             config = self.work.config(emu.base_url)
@@ -243,8 +246,8 @@ class Bench:
         row = Row(f"{label}: connector", connector, "records/s", _rate)
         _expect_records(connector + plain, count, label)
         ratio = row.median() / baseline.median()
-        steady_baseline = count / (baseline.median(_wall) - _python_startup(self.times))
-        steady = count / (row.median(_wall) - startup)
+        steady_baseline = count / (baseline.median(_wall) - self.plain_startup)
+        steady = count / (row.median(_wall) - self.connector_startup)
         steady_ratio = steady / steady_baseline
         row.ratio = f"{ratio:.2f}x whole process; {steady_ratio:.2f}x after start-up"
         if stream == "messages":
@@ -253,7 +256,7 @@ class Bench:
         row.note = _emulator_share(connector)
         self.rows += [baseline, row]
 
-    def latency_bound(self, children: Sequence[str], workers: int, startup: float) -> None:
+    def latency_bound(self, children: Sequence[str], workers: int) -> None:
         messages, latency = 2000, 0.040
         pages = math.ceil(messages / 10)
         with emulator(messages=messages, latency_ms=int(latency * 1000)) as emu:
@@ -269,7 +272,7 @@ class Bench:
         row = Row(
             f"latency-bound, 40 ms a request: {streams}, {messages:,} messages, {workers} workers", runs, "s", _wall
         )
-        after_startup = row.median() - startup
+        after_startup = row.median() - self.connector_startup
         limit = 1.1 if not children else 1.3
         row.ratio = f"{after_startup:.2f} s after start-up = {after_startup / bound:.2f}x the bound {bound:.1f} s"
         row.target = f"<= {limit}x the bound"
@@ -284,7 +287,7 @@ class Bench:
                 "s",
                 _wall,
             )
-            floor = baseline.median() - _python_startup(self.times)
+            floor = baseline.median() - self.plain_startup
             baseline.ratio = f"{floor:.2f} s after start-up = {floor / bound:.2f}x the bound {bound:.1f} s"
             self.rows.append(baseline)
         self.rows.append(row)
@@ -343,7 +346,7 @@ class Bench:
     def parents_once(self) -> None:
         with emulator(messages=2000, workspace="demo") as emu:
             config = self.work.config(emu.base_url)
-            streams = _all_streams()
+            streams = _all_streams(config)
             run = run_process(read(self.work, config, streams), emu)
             entries = emu.requests()
         seen = Counter((str(e["path"]), json.dumps(e["query"], sort_keys=True)) for e in entries)
@@ -449,11 +452,6 @@ def _rate(run: Run) -> float:
     return run.records / run.wall
 
 
-def _python_startup(times: int) -> float:
-    runs = [run_process([sys.executable, "-c", "import requests, json"], None).wall for _ in range(times)]
-    return statistics.median(runs)
-
-
 def _emulator_share(runs: Sequence[Run]) -> str:
     share = sum(run.emulator_cpu for run in runs) / sum(run.cpu for run in runs)
     return f"emulator CPU {share:.0%} of the connector's"
@@ -465,20 +463,13 @@ def _expect_records(runs: Sequence[Run], count: int, label: str) -> None:
         raise RuntimeError(f"{label}: expected {count} records, got {wrong}")
 
 
-def _all_streams() -> list[str]:
-    output = subprocess.run(
-        [*CONNECTOR, "discover", "--config", _dummy_config()], capture_output=True, text=True, cwd=ROOT
-    )
+def _all_streams(config: str) -> list[str]:
+    """Every stream the connector declares (discover sends no request)."""
+    output = subprocess.run([*CONNECTOR, "discover", "--config", config], capture_output=True, text=True, cwd=ROOT)
     for line in output.stdout.splitlines():
         if line.startswith('{"type":"CATALOG"'):
             return [stream["name"] for stream in json.loads(line)["catalog"]["streams"]]
     raise RuntimeError(f"discover failed: {output.stdout[-1000:]}")
-
-
-def _dummy_config() -> str:
-    path = Path(tempfile.mkdtemp(prefix="courier-bench-")) / "config.json"
-    path.write_text(json.dumps({"api_key": API_KEY, "base_url": "http://127.0.0.1:9"}))
-    return str(path)
 
 
 def _machine() -> str:
@@ -506,17 +497,16 @@ def main() -> None:
     args = parser.parse_args()
     bench = Bench(quick=args.quick)
     started = time.perf_counter()
-    steps: list[tuple[str, Callable[[], None]]] = []
-    startup = bench.startup()
-    print(f"start-up measured: spec {startup:.2f} s", flush=True)
-    steps = [
-        ("CPU-bound messages", lambda: bench.cpu_bound("messages", 20_000, startup)),
-        ("CPU-bound tenants", lambda: bench.cpu_bound("tenants", 20_000, startup)),
-        ("latency-bound messages", lambda: bench.latency_bound([], 10, startup)),
-        ("latency-bound messages + history", lambda: bench.latency_bound(["message_history"], 10, startup)),
+    bench.startup()
+    print(f"start-up measured: spec {bench.connector_startup:.2f} s", flush=True)
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("CPU-bound messages", lambda: bench.cpu_bound("messages", 20_000)),
+        ("CPU-bound tenants", lambda: bench.cpu_bound("tenants", 20_000)),
+        ("latency-bound messages", lambda: bench.latency_bound([], 10)),
+        ("latency-bound messages + history", lambda: bench.latency_bound(["message_history"], 10)),
         (
             "latency-bound messages + history + content",
-            lambda: bench.latency_bound(["message_history", "message_content"], 10, startup),
+            lambda: bench.latency_bound(["message_history", "message_content"], 10),
         ),
         ("memory", lambda: bench.memory([100_000] if args.quick else [100_000, 1_000_000])),
         ("incremental economy", lambda: bench.incremental_economy([0, 1])),

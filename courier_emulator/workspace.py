@@ -7,8 +7,9 @@ against the SDK models of ``trycourier==9.13.0`` (``integration_tests/test_emula
 
 Sizes (``COUNTS`` has the numbers): ``small`` holds a few of each object and pages paging-A lists 2 at a
 time, so that every paged list still has a second page; ``demo`` is a realistic workspace paged 10 at a
-time; ``bench`` is ``small`` with 20,000 tenants, for paging benchmarks at 100 a page. Every object is built once, in ``__init__``, from its index and a hash of ``(seed, kind, index)``:
-the same size and seed give the same workspace. Readable ids (users, lists, tenants, audiences) depend on
+time; ``bench`` is ``small`` with 20,000 tenants, for paging benchmarks at 100 a page. Every object is
+built once, in ``__init__``, from its index and a hash of ``(seed, kind, index)``: the same size and seed
+give the same workspace. Readable ids (users, lists, tenants, audiences) depend on
 the index only; hashed ids (brands, templates, runs, ...), timestamps and memberships also on the seed.
 "Now" is ``courier_emulator.data.DEFAULT_ANCHOR_MS`` (2026-01-01T00:00:00Z): every timestamp is before it.
 
