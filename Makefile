@@ -1,9 +1,10 @@
-# make test: set up .venv (Python 3.10+; 3.11 recommended), install the connector with its dev extra, lint, run every test.
+# make test: set up .venv (Python 3.10+; 3.11 recommended), install the connector with its dev and demo extras, lint,
+# run every test.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PY_SOURCES := source_courier courier_emulator unit_tests integration_tests demo bench
+PY_SOURCES := source_courier courier_emulator unit_tests integration_tests demo bench scripts
 
 .PHONY: test lint unit integration clean
 
@@ -20,25 +21,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy --strict source_courier/components.py
-	$(BIN)/yamllint --strict source_courier/manifest.yaml
+	$(BIN)/yamllint --strict source_courier/manifest.yaml metadata.yaml acceptance-test-config.yml
+	$(BIN)/hadolint Dockerfile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and "Python 3.10 or newer is needed (3.11 recommended)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,demo]"
 	touch $(STAMP)
 
 # make demo: the connector through PyAirbyte into a local DuckDB cache, against the emulator (see demo/run_demo.py).
 .PHONY: demo
-DEMO_STAMP := $(VENV)/.installed-demo
 
-demo: $(DEMO_STAMP)
+demo: $(STAMP)
 	$(BIN)/python demo/run_demo.py
-
-$(DEMO_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,demo]"
-	touch $(DEMO_STAMP)
 
 # make bench: speed, memory and request economy against limits measured in the same run (see bench/__main__.py);
 # writes bench/results.md. About 9 minutes on 2 cores; `$(BIN)/python -m bench --quick` tries a change in 4.
@@ -49,8 +46,15 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,demo,bench]"
 	touch $(BENCH_STAMP)
+
+# make builder-manifest: build/builder/manifest.yaml (schemas inlined) and build/builder/components.py, for import
+# into Airbyte's Connector Builder on self-managed Airbyte (see docs/courier.md, "Connector Builder").
+.PHONY: builder-manifest
+
+builder-manifest: $(STAMP)
+	$(BIN)/python scripts/builder_manifest.py build/builder
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .demo

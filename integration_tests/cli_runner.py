@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +25,50 @@ DAY_MS = 24 * HOUR_MS
 OUTPUTS: list[str] = []
 
 
-def cli(tmp_path: Path, command: str, config: dict[str, Any] | None = None, **files: Any) -> tuple[int, list[dict]]:
-    """Runs one command; returns its exit code and its stdout, which must be protocol messages only."""
-    args = [str(CLI), command]
+def cli(
+    tmp_path: Path,
+    command: str,
+    config: dict[str, Any] | None = None,
+    *,
+    executable: Sequence[str] = (str(CLI),),
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    **files: Any,
+) -> tuple[int, list[dict]]:
+    """Runs one command (of the installed CLI unless `executable` says otherwise); returns its exit code and its
+    stdout, which must be protocol messages only."""
+    args = [*executable, command, *extra_args]
     for name, content in (({"config": config} if config is not None else {}) | files).items():
         path = tmp_path / f"{name}.json"
         path.write_text(content if isinstance(content, str) else json.dumps(content))
         args += [f"--{name}", str(path)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900, env=env, cwd=cwd)
     OUTPUTS.extend([done.stdout, done.stderr])
     messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     assert all(message.get("type") in PROTOCOL_TYPES for message in messages), done.stdout
     return done.returncode, messages
+
+
+def discovered_catalog(tmp_path: Path, config: dict[str, Any], incremental_only: bool = False) -> dict[str, Any]:
+    """The streams `discover` declares, configured incremental where they can be (only those, if asked)."""
+    code, messages = cli(tmp_path, "discover", config)
+    assert code == 0
+    (discovered,) = of_type(messages, "CATALOG")
+    configured = []
+    for stream in discovered["streams"]:
+        incremental = "incremental" in stream["supported_sync_modes"]
+        if incremental or not incremental_only:
+            configured.append(
+                {
+                    "stream": stream,
+                    "sync_mode": "incremental" if incremental else "full_refresh",
+                    "destination_sync_mode": "append_dedup" if incremental else "overwrite",
+                    "primary_key": stream["source_defined_primary_key"],
+                    **({"cursor_field": stream["default_cursor_field"]} if incremental else {}),
+                }
+            )
+    return {"streams": configured}
 
 
 def read(tmp_path: Path, config: dict[str, Any], state: list[dict] | None = None) -> tuple[int, list[dict]]:

@@ -480,17 +480,17 @@ class SharedPages:
 
 @dataclass
 class RetryAfterBackoffStrategy(BackoffStrategy):
-    """Waits as long as `Retry-After` says, given in seconds or as an HTTP-date, capped.
+    """Waits as long as `Retry-After` says, given in seconds or as an HTTP-date; otherwise 2^attempt seconds.
+    Both capped at `max_wait_seconds`.
 
-    The CDK's `WaitTimeFromHeader` parses numbers only. This returns None when the header is absent,
-    unparseable or already past, so the next strategy in the list (exponential) decides instead.
+    The CDK's `WaitTimeFromHeader` parses numbers only, and its `ExponentialBackoffStrategy` has no cap: the
+    attempt count grows with every retry of a request, so after twenty 429s answered with `Retry-After: 1`,
+    a 503 without the header would have waited 2^21 s (24 days).
 
         backoff_strategies:
           - type: CustomBackoffStrategy
             class_name: source_courier.components.RetryAfterBackoffStrategy
             max_wait_seconds: 600
-          - type: ExponentialBackoffStrategy
-            factor: 1
     """
 
     parameters: InitVar[Mapping[str, Any]]
@@ -505,12 +505,12 @@ class RetryAfterBackoffStrategy(BackoffStrategy):
         self,
         response_or_exception: requests.Response | requests.RequestException | None,
         attempt_count: int,
-    ) -> float | None:
-        if not isinstance(response_or_exception, requests.Response):
-            return None
-        wait = self._seconds(response_or_exception.headers.get(self.header, "").strip())
-        if wait is None or wait <= 0:
-            return None
+    ) -> float:
+        wait = None
+        if isinstance(response_or_exception, requests.Response):
+            wait = self._seconds(response_or_exception.headers.get(self.header, "").strip())
+        if wait is None or wait <= 0:  # no header, unparseable or already past: exponential, as the CDK's
+            wait = 2.0 ** min(attempt_count, 64)
         return min(wait, float(self.max_wait_seconds))
 
     @staticmethod

@@ -243,10 +243,10 @@ def frozen_now(monkeypatch):
         pytest.param("Mon, 23 Nov 2026 12:02:00 GMT", 120.0, id="http-date-literal"),
         pytest.param("100000", 600.0, id="seconds-capped"),
         pytest.param(format_datetime(NOW + timedelta(days=1), usegmt=True), 600.0, id="http-date-capped"),
-        pytest.param(format_datetime(NOW - timedelta(seconds=5), usegmt=True), None, id="http-date-past"),
-        pytest.param("0", None, id="zero"),
-        pytest.param("soon", None, id="garbage"),
-        pytest.param("nan", None, id="nan"),
+        pytest.param(format_datetime(NOW - timedelta(seconds=5), usegmt=True), 2.0, id="http-date-past-exponential"),
+        pytest.param("0", 2.0, id="zero-exponential"),
+        pytest.param("soon", 2.0, id="garbage-exponential"),
+        pytest.param("nan", 2.0, id="nan-exponential"),
     ],
 )
 def test_retry_after_reads_seconds_or_http_date(frozen_now, header, expected):
@@ -255,11 +255,23 @@ def test_retry_after_reads_seconds_or_http_date(frozen_now, header, expected):
     assert strategy.backoff_time(response(headers={"Retry-After": header}), attempt_count=1) == expected
 
 
-def test_retry_after_defers_when_the_header_is_absent_or_there_is_no_response():
+@pytest.mark.parametrize(
+    "attempt, expected",
+    [
+        pytest.param(1, 2.0, id="first-retry"),
+        pytest.param(3, 8.0, id="third-retry"),
+        pytest.param(9, 512.0, id="below-cap"),
+        pytest.param(10, 600.0, id="capped"),
+        pytest.param(21, 600.0, id="after-twenty-short-retry-afters"),
+        pytest.param(10_000, 600.0, id="no-overflow"),
+    ],
+)
+def test_without_retry_after_waits_two_to_the_attempt_capped(attempt, expected):
     strategy = RetryAfterBackoffStrategy(parameters={})
 
-    assert strategy.backoff_time(response(), attempt_count=1) is None
-    assert strategy.backoff_time(requests.ConnectionError("reset"), attempt_count=1) is None
+    assert strategy.backoff_time(response(), attempt_count=attempt) == expected  # no header
+    assert strategy.backoff_time(response(headers={"Retry-After": "soon"}), attempt_count=attempt) == expected
+    assert strategy.backoff_time(requests.ConnectionError("reset"), attempt_count=attempt) == expected
 
 
 def test_trim_api_key_strips_surrounding_whitespace_only():
