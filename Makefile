@@ -49,6 +49,13 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,demo,bench]"
 	touch $(BENCH_STAMP)
 
+# make soak: interruption and resume, 50 seeded scenarios of SIGKILL mid-sync and resume from the last state
+# (see integration_tests/resume_soak.py). About 6 minutes on 2 cores; make test runs three of them.
+.PHONY: soak
+
+soak: $(STAMP)
+	$(BIN)/python -m integration_tests.resume_soak --scenarios 50 --seed 1
+
 # make builder-manifest: build/builder/manifest.yaml (schemas inlined) and build/builder/components.py, for import
 # into Airbyte's Connector Builder on self-managed Airbyte (see docs/courier.md, "Connector Builder").
 .PHONY: builder-manifest

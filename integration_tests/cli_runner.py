@@ -19,7 +19,8 @@ WRONG_KEY = "pk_test_CANARY_cli_wrong_9e7c5a3b1d0f2e4a6c8b0d2f4a6c8e0b2d4f6a8"
 CANARIES = (API_KEY, WRONG_KEY)
 CLI = Path(sys.executable).with_name("source-courier")
 CATALOG = Path(__file__).with_name("configured_catalog.json")
-PROTOCOL_TYPES = {"RECORD", "STATE", "LOG", "SPEC", "CONNECTION_STATUS", "CATALOG", "TRACE", "CONTROL"}
+# DEBUG: what the CDK prints for a debug log under `--debug` when LOG_LEVEL is not `debug` (outside the platform).
+PROTOCOL_TYPES = {"RECORD", "STATE", "LOG", "SPEC", "CONNECTION_STATUS", "CATALOG", "TRACE", "CONTROL", "DEBUG"}
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 OUTPUTS: list[str] = []

@@ -30,7 +30,7 @@ def test_readme_pyairbyte_snippet_reads_the_emulators_messages_into_duckdb(tmp_p
     assert snippet.count(README_CONFIG) == 1 and 'local_executable=".venv/bin/source-courier"' in snippet
     # The snippet's relative paths (.venv/bin/source-courier, the .cache/ it writes) resolve from a scratch
     # directory that sees this checkout's virtualenv.
-    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)  # the virtualenv running the tests
     env = {key: value for key, value in os.environ.items() if key not in ("AIRBYTE_OFFLINE_MODE", "DO_NOT_TRACK")}
 
     with run_in_thread(api_key=API_KEY, messages=25) as courier:

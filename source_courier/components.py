@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.decoders import Decoder, JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
@@ -597,7 +599,8 @@ class HttpsOrLoopbackUrl(ValidationStrategy):
             parts = urlsplit(value) if isinstance(value, str) else None
             host = parts.hostname if parts else None
             parts.port if parts else None  # noqa: B018 - raises ValueError on a malformed port
-        except ValueError:
+            parse_url(value)  # what requests will parse: e.g. whitespace inside the host fails here
+        except (ValueError, LocationParseError):
             parts, host = None, None
         if parts is not None and "@" in parts.netloc:  # not echoed: the URL holds a password
             raise _config_error(f"base_url must not contain a user name or password. {fix}")

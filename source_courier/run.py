@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import gc
+import json
+import logging
 import sys
+import threading
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
 
+import orjson
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
+from airbyte_cdk.exception_handler import assemble_uncaught_exception
 from airbyte_cdk.logger import PRINT_BUFFER
-from airbyte_cdk.models import FailureType
+from airbyte_cdk.models import AirbyteMessageSerializer, FailureType
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -27,6 +34,46 @@ def _source(args: list[str]) -> SourceCourier:
     )
 
 
+class ProviderSettingsRedactor(logging.Filter):
+    """Keeps provider credentials out of `--debug` logs.
+
+    The CDK logs every response body at DEBUG before the records are extracted, so the `providers` stream's
+    RemoveFields cannot help: each provider's `settings` (API keys, tokens) would be printed. The request's URL
+    is logged just before its response, on the same thread; a response to `.../providers` has the `settings`
+    of its records replaced, or its whole body if it is not the JSON expected.
+    """
+
+    REDACTED = "<removed by source-courier: provider settings can hold credentials>"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last_url = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Making outbound API request":
+            self._last_url.path = urlsplit(str(getattr(record, "url", ""))).path
+        elif record.msg == "Receiving response" and getattr(self._last_url, "path", "").endswith("/providers"):
+            record.body = self._redacted(str(getattr(record, "body", "")))
+        return True
+
+    @classmethod
+    def _redacted(cls, body: str) -> str:
+        try:
+            page = json.loads(body)
+        except ValueError:
+            return cls.REDACTED
+        results = page.get("results") if isinstance(page, dict) else None
+        if not isinstance(results, list) or not all(isinstance(provider, dict) for provider in results):
+            return cls.REDACTED
+        for provider in results:
+            if "settings" in provider:
+                provider["settings"] = cls.REDACTED
+        return json.dumps(page)
+
+
+_REDACTOR = ProviderSettingsRedactor()
+
+
 def protocol_lines(source: SourceCourier, args: list[str]) -> Iterator[str]:
     """The messages a command prints, each masked for the key once more.
 
@@ -34,8 +81,35 @@ def protocol_lines(source: SourceCourier, args: list[str]) -> Iterator[str]:
     unmasked; masking every line here covers that and anything like it.
     """
     entrypoint = AirbyteEntrypoint(source)
+    for handler in logging.getLogger().handlers:  # the CDK's one handler prints every logger's records
+        handler.addFilter(_REDACTOR)  # once: a handler keeps one of each filter
     for line in entrypoint.run(entrypoint.parse_args(args)):
-        yield filter_secrets(line)
+        yield masked(line)
+
+
+def masked(line: str) -> str:
+    """The message with the key masked in its strings, and still JSON.
+
+    Masking the line as text would break its JSON when the key is also a piece of it (a key of `{` or `5`:
+    bad config, but its error message must still be readable). Only a line that holds the key is parsed.
+    """
+    if filter_secrets(line) == line:
+        return line
+    try:
+        message = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return filter_secrets(line)
+    return orjson.dumps(_masked_strings(message)).decode()
+
+
+def _masked_strings(node: Any) -> Any:
+    if isinstance(node, str):
+        return filter_secrets(node)
+    if isinstance(node, dict):
+        return {filter_secrets(key): _masked_strings(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_masked_strings(value) for value in node]
+    return node
 
 
 def run() -> None:
@@ -54,6 +128,12 @@ def run() -> None:
     # from scanning them again during the sync and at interpreter exit, which took 0.27 s of every command.
     gc.freeze()
     with PRINT_BUFFER:
-        for line in protocol_lines(source, args):
-            print(f"{line}\n", end="")
+        try:
+            for line in protocol_lines(source, args):
+                print(f"{line}\n", end="")
+        except Exception as error:  # what the CDK's excepthook does, with the trace masked as JSON (see masked())
+            logging.getLogger("airbyte").fatal(error, exc_info=error)
+            traced = assemble_uncaught_exception(type(error), error).as_airbyte_message()
+            print(masked(orjson.dumps(AirbyteMessageSerializer.dump(traced)).decode()))
+            sys.exit(1)
     gc.freeze()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+
+LAST_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last moment Python's datetime holds
 
 
 class SourceCourier(YamlDeclarativeSource):
@@ -18,6 +21,9 @@ class SourceCourier(YamlDeclarativeSource):
         state: list[AirbyteStateMessage] | None = None,
         **kwargs: Any,
     ) -> None:
+        for message in state or []:
+            if message.stream is not None and message.stream.stream_state is not None:
+                check_saved_cursors(message.stream.stream_descriptor.name, vars(message.stream.stream_state))
         super().__init__(catalog=catalog, config=config, state=state, path_to_yaml="manifest.yaml", **kwargs)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
@@ -26,3 +32,41 @@ class SourceCourier(YamlDeclarativeSource):
         # CheckStream it would be wrapped as "Encountered an error while discovering streams".
         self.streams(config)
         return super().check(logger, config)
+
+
+def check_saved_cursors(stream: str, state: Mapping[str, Any]) -> None:
+    """Raises ValueError naming the fix if a saved cursor (at any depth of the state) cannot be read back.
+
+    Without this the CDK fails the read with "Something went wrong in the connector", or "Python int too large".
+    """
+    for key, value in state.items():
+        if isinstance(value, Mapping):
+            check_saved_cursors(stream, value)
+        elif key == "enqueued" and not _is_epoch_ms(value):
+            _unusable(stream, f"enqueued {value!r} is not a time in epoch milliseconds")
+        elif key in ("created_at", "timestamp") and not _is_iso8601(value):
+            _unusable(stream, f"{key} {value!r} is not an ISO-8601 time")
+
+
+def _is_epoch_ms(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return False
+    try:
+        return abs(int(value)) <= LAST_EPOCH_MS
+    except ValueError:
+        return False
+
+
+def _is_iso8601(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _unusable(stream: str, problem: str) -> None:
+    raise ValueError(
+        f"the saved state of stream {stream} cannot be used: {problem}. Clear the stream's data in Airbyte (a reset) "
+        "to read it again from start_date, or correct the state file."
+    )

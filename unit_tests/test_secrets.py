@@ -6,7 +6,8 @@ import orjson
 import pytest
 from airbyte_cdk.models import AirbyteMessageSerializer, SyncMode
 
-from unit_tests.builders import API_KEY, MESSAGES_URL, config, error, message, page
+from source_courier.run import ProviderSettingsRedactor
+from unit_tests.builders import API_KEY, MESSAGES_URL, config, error, message, page, sample, serve
 
 
 def everything(output) -> str:
@@ -33,3 +34,34 @@ def test_key_inside_a_rejected_base_url_message_is_masked(api, run_read):
 
     assert API_KEY not in everything(output)
     assert output.errors[0].trace.error.failure_type.value == "config_error"
+
+
+def test_debug_logs_show_provider_pages_without_their_settings(api, run_read):
+    provider = sample("providers", settings={"api_key": "SG.provider-secret-0f9e8d"})
+    serve(api, "/providers", page([provider], key="results"))
+
+    output = run_read(config(), streams=("providers",), debug=True)
+
+    text = everything(output)
+    assert "SG.provider-secret-0f9e8d" not in text
+    assert "provider settings can hold credentials" in text  # the page was logged, its settings replaced
+    assert provider["id"] in text and provider["title"] in text
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["<html>Bad gateway SG.provider-secret-0f9e8d</html>", '{"results": "SG.provider-secret-0f9e8d"}'],
+    ids=["not-json", "unexpected-shape"],
+)
+def test_a_provider_response_that_is_not_a_page_is_not_logged_at_all(body):
+    assert ProviderSettingsRedactor._redacted(body) == ProviderSettingsRedactor.REDACTED
+
+
+def test_a_key_that_is_also_json_punctuation_leaves_every_message_readable(api, run_check):
+    # The key is masked inside the messages' strings, not in their JSON: a key of "{" would otherwise break them.
+    api.get(MESSAGES_URL, status=401, json=error("Invalid key {"))
+
+    output = run_check(config(api_key="{"))
+
+    (status,) = [message.connectionStatus for message in output.connection_status_messages]
+    assert status.status.value == "FAILED" and "Courier rejected the API key" in status.message
