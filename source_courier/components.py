@@ -20,8 +20,6 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.decoders import Decoder, JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
@@ -43,6 +41,8 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 # Keys a partition router puts in a slice for its own bookkeeping, not parent data to copy into records.
 ROUTER_KEYS = frozenset({"parent_slice", "child_response"})
