@@ -599,7 +599,7 @@ class HttpsOrLoopbackUrl(ValidationStrategy):
             parts = urlsplit(value) if isinstance(value, str) else None
             host = parts.hostname if parts else None
             parts.port if parts else None  # noqa: B018 - raises ValueError on a malformed port
-            parse_url(value)  # what requests will parse: e.g. whitespace inside the host fails here
+            parse_url(value) if parts else None  # as requests will: whitespace inside the host fails here
         except (ValueError, LocationParseError):
             parts, host = None, None
         if parts is not None and "@" in parts.netloc:  # not echoed: the URL holds a password
