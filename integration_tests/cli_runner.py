@@ -51,24 +51,29 @@ def cli(
     return done.returncode, messages
 
 
-def discovered_catalog(tmp_path: Path, config: dict[str, Any], incremental_only: bool = False) -> dict[str, Any]:
-    """The streams `discover` declares, configured incremental where they can be (only those, if asked)."""
+def discovered_catalog(
+    tmp_path: Path, config: dict[str, Any], streams: Sequence[str] | None = None, mode: str | None = None
+) -> dict[str, Any]:
+    """The configured catalog of these streams (every one `discover` declares, if None), all in `mode`, or each
+    incremental where it can be if `mode` is None."""
     code, messages = cli(tmp_path, "discover", config)
     assert code == 0
     (discovered,) = of_type(messages, "CATALOG")
+    by_name = {stream["name"]: stream for stream in discovered["streams"]}
     configured = []
-    for stream in discovered["streams"]:
-        incremental = "incremental" in stream["supported_sync_modes"]
-        if incremental or not incremental_only:
-            configured.append(
-                {
-                    "stream": stream,
-                    "sync_mode": "incremental" if incremental else "full_refresh",
-                    "destination_sync_mode": "append_dedup" if incremental else "overwrite",
-                    "primary_key": stream["source_defined_primary_key"],
-                    **({"cursor_field": stream["default_cursor_field"]} if incremental else {}),
-                }
-            )
+    for name in by_name if streams is None else streams:
+        stream = by_name[name]
+        sync_mode = mode or ("incremental" if "incremental" in stream["supported_sync_modes"] else "full_refresh")
+        incremental = sync_mode == "incremental"
+        configured.append(
+            {
+                "stream": stream,
+                "sync_mode": sync_mode,
+                "destination_sync_mode": "append_dedup" if incremental else "overwrite",
+                "primary_key": stream["source_defined_primary_key"],
+                **({"cursor_field": stream["default_cursor_field"]} if incremental else {}),
+            }
+        )
     return {"streams": configured}
 
 

@@ -48,8 +48,7 @@ def courier() -> Iterator[RunningEmulator]:
 def read(tmp_path, courier: RunningEmulator, stream: str) -> tuple[list[str], list[str]]:
     """The stream's records (as sorted JSON) from one full read, and the URLs it requested (path?query)."""
     config = cli_runner.config(courier.base_url)
-    catalog = discovered_catalog(tmp_path, config)
-    catalog["streams"] = [configured for configured in catalog["streams"] if configured["stream"]["name"] == stream]
+    catalog = discovered_catalog(tmp_path, config, (stream,))
     courier.reset()
 
     code, messages = cli(tmp_path, "read", config, catalog=catalog)

@@ -17,7 +17,7 @@ from courier_emulator.data import MessageLog
 from courier_emulator.server import RunningEmulator, run_in_thread
 from courier_emulator.workspace import PROVIDER_SECRET_MARKER, Workspace
 from integration_tests import cli_runner
-from integration_tests.cli_runner import API_KEY, cli, error_traces, of_type
+from integration_tests.cli_runner import API_KEY, cli, discovered_catalog, error_traces, of_type
 from unit_tests.builders import CHILD_ENDPOINTS, LIST_ENDPOINTS, MESSAGE_CHILDREN
 
 MESSAGES = 25
@@ -103,28 +103,8 @@ def courier(workspace: Workspace) -> Iterator[RunningEmulator]:
         yield emulator
 
 
-def catalog(tmp_path: Any, config: dict[str, Any], streams: tuple[str, ...], mode: str) -> dict[str, Any]:
-    """The configured catalog for these streams, built from what `discover` declares."""
-    code, messages = cli(tmp_path, "discover", config)
-    assert code == 0
-    (discovered,) = of_type(messages, "CATALOG")
-    by_name = {stream["name"]: stream for stream in discovered["streams"]}
-    return {
-        "streams": [
-            {
-                "stream": by_name[name],
-                "sync_mode": mode,
-                "destination_sync_mode": "append_dedup" if mode == "incremental" else "overwrite",
-                "primary_key": by_name[name]["source_defined_primary_key"],
-                **({"cursor_field": by_name[name]["default_cursor_field"]} if mode == "incremental" else {}),
-            }
-            for name in streams
-        ]
-    }
-
-
 def read(tmp_path: Any, config: dict[str, Any], streams: tuple[str, ...], mode: str, state: Any = None) -> dict:
-    files: dict[str, Any] = {"catalog": catalog(tmp_path, config, streams, mode)}
+    files: dict[str, Any] = {"catalog": discovered_catalog(tmp_path, config, streams, mode)}
     if state is not None:
         files["state"] = state
     code, messages = cli(tmp_path, "read", config, **files)
@@ -185,7 +165,7 @@ def test_provider_settings_never_leave_the_connector(tmp_path, courier):
         tmp_path,
         "read",
         cli_runner.config(courier.base_url),
-        catalog=catalog(tmp_path, cli_runner.config(courier.base_url), ("providers",), "full_refresh"),
+        catalog=discovered_catalog(tmp_path, cli_runner.config(courier.base_url), ("providers",), "full_refresh"),
     )
 
     assert code == 0

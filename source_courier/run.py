@@ -102,6 +102,12 @@ def masked(line: str) -> str:
     return orjson.dumps(_masked_strings(message)).decode()
 
 
+def uncaught_error_line(error: Exception) -> str:
+    """The TRACE message for an error no stream caught, as the CDK's excepthook prints it, masked by `masked()`."""
+    traced = assemble_uncaught_exception(type(error), error).as_airbyte_message()
+    return masked(orjson.dumps(AirbyteMessageSerializer.dump(traced)).decode())
+
+
 def _masked_strings(node: Any) -> Any:
     if isinstance(node, str):
         return filter_secrets(node)
@@ -131,9 +137,8 @@ def run() -> None:
         try:
             for line in protocol_lines(source, args):
                 print(f"{line}\n", end="")
-        except Exception as error:  # what the CDK's excepthook does, with the trace masked as JSON (see masked())
+        except Exception as error:  # what the CDK's excepthook does, with the trace masked as JSON
             logging.getLogger("airbyte").fatal(error, exc_info=error)
-            traced = assemble_uncaught_exception(type(error), error).as_airbyte_message()
-            print(masked(orjson.dumps(AirbyteMessageSerializer.dump(traced)).decode()))
+            print(uncaught_error_line(error))
             sys.exit(1)
     gc.freeze()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -42,10 +42,8 @@ def check_saved_cursors(stream: str, state: Mapping[str, Any]) -> None:
     for key, value in state.items():
         if isinstance(value, Mapping):
             check_saved_cursors(stream, value)
-        elif key == "enqueued" and not _is_epoch_ms(value):
-            _unusable(stream, f"enqueued {value!r} is not a time in epoch milliseconds")
-        elif key in ("created_at", "timestamp") and not _is_iso8601(value):
-            _unusable(stream, f"{key} {value!r} is not an ISO-8601 time")
+        elif key in SAVED_CURSORS and not SAVED_CURSORS[key][0](value):
+            _unusable(stream, f"{key} {value!r} is not {SAVED_CURSORS[key][1]}")
 
 
 def _is_epoch_ms(value: Any) -> bool:
@@ -63,6 +61,14 @@ def _is_iso8601(value: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+# Every cursor field of the manifest (test_bad_input.py checks the two agree): how to read its saved value back.
+SAVED_CURSORS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "enqueued": (_is_epoch_ms, "a time in epoch milliseconds"),
+    "created_at": (_is_iso8601, "an ISO-8601 time"),
+    "timestamp": (_is_iso8601, "an ISO-8601 time"),
+}
 
 
 def _unusable(stream: str, problem: str) -> None:

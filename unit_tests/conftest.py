@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 import pytest
 import responses
-from airbyte_cdk.exception_handler import assemble_uncaught_exception
 from airbyte_cdk.logger import AirbyteLogFormatter
 from airbyte_cdk.models import (
     AirbyteMessageSerializer,
@@ -25,7 +24,7 @@ from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
 from source_courier import SourceCourier
-from source_courier.run import protocol_lines
+from source_courier.run import protocol_lines, uncaught_error_line
 from unit_tests.builders import API_KEY, catalog
 
 CANARIES = (API_KEY,)
@@ -57,8 +56,8 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 def _run(source: SourceCourier, args: list[str]) -> EntrypointOutput:
-    """Runs one command as the CLI does: the lines it prints, its logs, and an uncaught error as the
-    CDK's excepthook prints it (masked); the CDK's own test wrapper appends that error unmasked."""
+    """Runs one command as the CLI does: the lines it prints, its logs, and an uncaught error as `run()` prints
+    it (masked); the CDK's own test wrapper appends that error unmasked."""
     logs = StringIO()
     handler = logging.StreamHandler(logs)
     handler.setFormatter(AirbyteLogFormatter())
@@ -69,8 +68,7 @@ def _run(source: SourceCourier, args: list[str]) -> EntrypointOutput:
     try:
         printed.extend(protocol_lines(source, args))
     except Exception as exception:
-        traced = assemble_uncaught_exception(type(exception), exception)
-        printed.append(orjson.dumps(AirbyteMessageSerializer.dump(traced.as_sanitized_airbyte_message())).decode())
+        printed.append(uncaught_error_line(exception))
     finally:
         logging.getLogger("").removeHandler(handler)
         airbyte_logger.setLevel(level)

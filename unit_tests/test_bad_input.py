@@ -20,7 +20,6 @@ from unittest import mock
 import orjson
 import pytest
 import responses
-from airbyte_cdk.exception_handler import assemble_uncaught_exception
 from airbyte_cdk.logger import AirbyteLogFormatter
 from airbyte_cdk.models import (
     AirbyteMessage,
@@ -35,6 +34,7 @@ from hypothesis import strategies as st
 
 from source_courier import run as entrypoint
 from source_courier.components import START_DATE_FORMATS
+from source_courier.source import SAVED_CURSORS
 from unit_tests.builders import API_KEY, DAY_MS, catalog, message, page, serve
 
 SETTINGS = settings(
@@ -103,13 +103,10 @@ def cli(command: str, config: Any, state: Any = None, api: responses.RequestsMoc
                 redirect_stdout(stdout),
             ):
                 try:
-                    entrypoint.run()
+                    entrypoint.run()  # an uncaught error it prints itself, then exits 1
                     exit_code = 0
                 except SystemExit as exit_:
                     exit_code = int(exit_.code or 0)
-                except Exception as error:  # what the CDK's excepthook does in a real process
-                    assemble_uncaught_exception(type(error), error).emit_message()
-                    exit_code = 1
         finally:
             logging.getLogger("").removeHandler(handler)
             gc.unfreeze()  # run() freezes the collector's view for the process; a test process goes on
@@ -582,3 +579,11 @@ def test_future_state_reads_nothing_sends_no_request_and_is_kept(saved, lookback
 )
 def test_inputs_that_once_escaped_validation_are_refused_before_any_request(wrong, expected):
     assert_refused_everywhere({"api_key": API_KEY, **wrong}, expected)
+
+
+def test_every_cursor_field_the_connector_declares_is_checked_when_resumed():
+    discover = cli("discover", {"api_key": API_KEY})
+
+    (catalog,) = [message.catalog for message in discover.of(Type.CATALOG)]
+    declared = {field for stream in catalog.streams for field in stream.default_cursor_field or []}
+    assert declared == set(SAVED_CURSORS) == {"enqueued", "created_at", "timestamp"}
