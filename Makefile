@@ -1,14 +1,17 @@
 # make test: set up .venv (Python 3.10+; 3.11 recommended), install the connector with its dev and demo extras, lint,
-# run every test.
+# run the fast tier. make test-all: the same, then the slow tier too (tests marked `slow`); CI runs make test-all.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_SOURCES := source_courier courier_emulator unit_tests integration_tests demo bench scripts
 
-.PHONY: test lint unit integration clean
+.PHONY: test test-all lint unit integration clean
 
 test: lint
+	$(BIN)/python -m pytest -m "not slow"
+
+test-all: lint
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)

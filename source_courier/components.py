@@ -1,9 +1,8 @@
-"""The three components `manifest.yaml` needs where CDK 7.39 has none.
+"""The three components `manifest.yaml` needs where CDK 7.39 has none; each docstring names the gap.
 
-Each one costs Airbyte Cloud users something: Cloud's Connector Builder runs no custom code, so the Cloud
-export (`make builder-manifest`) swaps each class for the nearest CDK component and the docs list what is
-lost. Each docstring names the gap and shows the YAML that uses the class. No `from __future__ import
-annotations` here: the Builder execs this file into a module outside `sys.modules`, where a dataclass with
+Each costs Airbyte Cloud users something: Cloud's Builder runs no custom code, so the Cloud export swaps
+each for the nearest CDK component (docs/courier.md lists what is lost). No `from __future__ import
+annotations`: the Builder execs this file into a module outside `sys.modules`, where a dataclass with
 string annotations fails to import.
 """
 
@@ -40,8 +39,7 @@ def _utcnow() -> datetime:
 
 
 def _endpoint(response: requests.Response) -> str:
-    method = response.request.method
-    return f"{method.decode() if isinstance(method, bytes) else method} {urlsplit(str(response.request.url)).path}"
+    return f"{response.request.method} {urlsplit(str(response.request.url)).path}"
 
 
 def _paging_error(problem: str) -> AirbyteTracedException:
@@ -68,15 +66,14 @@ class GuardedCursorPagination(PaginationStrategy):
       pages 1, 2, 4, 8, ...), so memory stays flat over a million messages;
     - `max_consecutive_empty_pages` pages in a row with no records and a fresh cursor fail likewise.
 
-    Partitions of one stream share this object across worker threads, so the bookkeeping is kept per
-    thread and per slice, and restarts whenever a partition asks for its first page again.
+    Partitions share this object across worker threads: the bookkeeping is per thread and per slice, and
+    restarts whenever a partition asks for its first page again.
 
         pagination_strategy:
           type: CustomPaginationStrategy
           class_name: source_courier.components.GuardedCursorPagination
           cursor_path: [paging, cursor]
           more_path: [paging, more]
-          page_size: 100  # on styles that take `limit`
     """
 
     cursor_path: list[str]
@@ -159,7 +156,6 @@ class CourierErrorHandler(DefaultErrorHandler, BackoffStrategy):
           class_name: source_courier.components.CourierErrorHandler
           max_retries: 30
           max_wait_seconds: 600
-          response_filters: [...]
     """
 
     max_wait_seconds: float = 600
@@ -223,10 +219,7 @@ def _api_key_problem(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
         return "api_key is empty. Copy an API key from Settings > API Keys in Courier and paste it into api_key."
     if any(character.isspace() for character in value):
-        return (
-            "api_key contains whitespace inside it, so it is not a Courier API key. Copy the key again from "
-            "Settings > API Keys in Courier, as one unbroken string."
-        )
+        return "api_key contains whitespace inside it, so it is not a Courier API key. Copy the key again from Settings > API Keys in Courier, as one unbroken string."
     return None
 
 
