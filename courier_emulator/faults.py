@@ -55,6 +55,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from courier_emulator.replies import Reply, json_reply
+
 FAULT_KINDS: tuple[str, ...] = (
     "429-seconds",
     "429-http-date",
@@ -77,6 +79,32 @@ DEFAULT_MAX_IN_A_ROW = 2
 DEFAULT_RETRY_AFTER = 1
 DEFAULT_SLOW_SECONDS = 65.0
 URL_MEMORY = 100_000
+
+__all__ = [  # plus the reply helpers, re-exported from courier_emulator.replies
+    "DEFAULT_MAX_IN_A_ROW",
+    "DEFAULT_RETRY_AFTER",
+    "DEFAULT_SLOW_SECONDS",
+    "FAULT_KINDS",
+    "RECORD_KEYS",
+    "RETRIED_KINDS",
+    "URL_MEMORY",
+    "Fault",
+    "FaultPlan",
+    "Reply",
+    "applies",
+    "error_reply",
+    "faulted_reply",
+    "has_next_cursor",
+    "has_records",
+    "html_reply",
+    "is_last_paging_a_page",
+    "json_reply",
+    "malformed_json_reply",
+    "with_null_cursor",
+    "with_repeated_cursor",
+    "with_retry_after",
+    "without_records",
+]
 
 _ERROR_MESSAGES = {
     401: "Unauthorized",
@@ -130,29 +158,6 @@ class Fault:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "rate": self.rate, "path_prefix": self.path_prefix}
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An HTTP response to send: ``payload`` None means close the connection without answering."""
-
-    status: int
-    headers: dict[str, str]
-    payload: bytes | None
-
-
-def json_reply(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Reply:
-    return Reply(status, {"Content-Type": "application/json", **(headers or {})}, _json_bytes(body))
-
-
-def _stdlib_json_bytes(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode("utf-8")
-
-
-try:  # orjson (installed with the connector) encodes 5-10x faster; the emulator's CPU is measured in `make bench`
-    from orjson import dumps as _json_bytes
-except ImportError:  # pragma: no cover - the stdlib is enough
-    _json_bytes = _stdlib_json_bytes
 
 
 def _int_setting(name: str, value: Any, minimum: int) -> int:
@@ -266,6 +271,60 @@ def _to_fault(fault: Fault | Mapping[str, Any] | str) -> Fault:
 
 
 # --- what each kind sends ------------------------------------------------------------------------------
+
+
+def applies(kind: str, path: str, query: dict[str, list[str]], status: int, response: Any) -> bool:
+    """Whether a drawn fault can alter this response (rule 5 of the module docstring)."""
+    if kind == "no-envelope":
+        return status == 200 and has_records(response)
+    if kind == "null-cursor":
+        return status == 200 and is_last_paging_a_page(response)
+    if kind == "repeat-cursor":
+        return (
+            status == 200 and has_next_cursor(response) and (_last(query, "cursor") is not None or path == "/messages")
+        )
+    return True
+
+
+def faulted_reply(
+    kind: str,
+    plan: FaultPlan,
+    query: dict[str, list[str]],
+    normal: tuple[int, Any, dict[str, str]],
+    *,
+    wait: Callable[[float], object],
+    head_cursor: Callable[[], str],
+) -> Reply:
+    """What a request gets instead of its ``normal`` ``(status, body, headers)`` when fault ``kind`` was drawn.
+
+    ``wait(seconds)`` sleeps (the ``slow`` kind); ``head_cursor()`` names page 1 of ``/messages`` again."""
+    status, response, headers = normal
+    if kind.startswith("429-"):
+        return error_reply(429, plan, kind)
+    if kind in {"401", "403", "500", "502", "503"}:
+        return error_reply(int(kind), plan, kind)
+    if kind == "drop":
+        return Reply(0, {}, None)
+    if kind == "slow":
+        wait(plan.slow_seconds)
+        return json_reply(status, response, headers)
+    if kind == "malformed-json":
+        return malformed_json_reply(response)
+    if kind == "html-200":
+        return html_reply(200)
+    if kind == "html-502":
+        return html_reply(502)
+    if kind == "no-envelope":
+        return json_reply(200, without_records(response), headers)
+    if kind == "null-cursor":
+        return json_reply(200, with_null_cursor(response), headers)
+    # repeat-cursor
+    return json_reply(200, with_repeated_cursor(response, _last(query, "cursor") or head_cursor()), headers)
+
+
+def _last(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
 
 
 def error_reply(status: int, plan: FaultPlan, kind: str) -> Reply:

@@ -9,7 +9,7 @@ Use them with ``pytest_plugins = ["courier_emulator.fixtures"]`` (in a test modu
   (``faults=FaultPlan(...)``); every emulator it started is stopped at teardown.
 
 A running emulator changes at run time through ``advance(...)``, ``set_faults(...)``, ``reset()`` and
-``stats()`` (the same as the ``/__admin/`` endpoints, see ``courier_emulator.server``).
+``stats()`` (the same as the ``/__admin/`` endpoints, see ``courier_emulator.admin``).
 
 ``FIXTURE_API_KEY`` is long and distinctive on purpose, so a test can grep logs, state or output for it and
 prove the key never leaks.

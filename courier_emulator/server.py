@@ -1,151 +1,92 @@
-"""HTTP stand-in for Courier's REST API (``api.courier.com``), loopback only, stdlib only.
+"""HTTP stand-in for Courier's REST API (``api.courier.com``), loopback only, stdlib only: the HTTP core.
 
-Emulates, per ``courier-api.md``:
+Every request is dispatched through a route registry (``courier_emulator.registry``):
 
-* ``GET /messages`` (section A.1, record shape section C, quirks D.2/D.4/D.14):
-  ``{"paging": {"cursor", "more"}, "results": [...]}``, 10 per page, newest first, no ``limit`` (one sent
-  is ignored). Filters honoured on the server: ``enqueued_after`` (inclusive; epoch-ms digits or zoned
-  ISO-8601), ``status`` (comma-joined list; repeated parameters are merged) and ``recipient`` (equality).
-  An empty ``status=``/``recipient=`` means "no filter". Other documented filters (``event``, ``tag``, ...)
-  are accepted and ignored. The cursor is base64 of ``"<enqueued>,<id>"`` (see ``data.py``); a cursor that
-  does not name a message of the log gives 400. When several values of a single-valued parameter
-  (``cursor``, ``enqueued_after``, ``recipient``, ``type``) are sent, the last one wins.
-* ``GET /messages/{message_id}`` (the record plus ``providers``), ``GET /messages/{message_id}/history``
-  (``{"results": [...]}``, optional exact ``type`` filter) and ``GET /messages/{message_id}/output``
-  (``{"results": [...]}``), section A.1; shapes in ``data.py``. An id that is not in the log gives 404.
-* Every other path goes to the optional workspace (``courier_emulator.workspace.Workspace``, brands, lists,
-  tenants, ...): ``workspace.handle(path, query)`` returns ``(status, body)`` or None for an unknown path.
-  Without a workspace, or for None, the path is unknown.
-* Auth and errors (section B): ``Authorization: Bearer <key>`` (scheme case-insensitive, key exact), else 401
-  ``{"message": "Unauthorized", "type": "authentication_error"}``. Auth is checked before routing, so an
-  unauthenticated request to an unknown path is also 401. Unknown paths give 404, other methods than GET on
-  a known path 405 (with ``Allow: GET``), both with ``type`` ``invalid_request_error``. Every response body
-  is JSON, except what the ``html-*`` and ``malformed-json`` faults send.
-* Faults (``courier_emulator.faults``): the server's ``FaultPlan`` applies to every non-admin request, whatever
-  the route, after its normal response is computed (so a fault can also replace a 401 or a 404, as a proxy
-  in front of Courier would). ``latency_ms`` delays every non-admin request.
+* ``/messages`` and every path under it: ``MESSAGE_ROUTES``, served from the server's ``MessageLog`` (routes
+  and shapes in ``courier_emulator.resources.messages``, the log in ``courier_emulator.data``).
+* Every other path goes to the optional workspace (``courier_emulator.workspace.Workspace``, which dispatches
+  through ``WORKSPACE_ROUTES``, or any object with ``handle(path, query)`` returning ``(status, body)`` or None
+  for an unknown path). Without a workspace, or for None, the path is unknown.
+* ``/__admin/...``: the test hooks of ``courier_emulator.admin`` (without auth, not recorded nor faulted).
 
-Test hooks under ``/__admin/``, without auth and not recorded, counted or faulted themselves:
+Auth and errors (section B): ``Authorization: Bearer <key>`` (scheme case-insensitive, key exact), else 401
+``{"message": "Unauthorized", "type": "authentication_error"}``. Auth is checked before routing, so an
+unauthenticated request to an unknown path is also 401. Unknown paths give 404, other methods than GET on a
+known path 405 (with ``Allow: GET``), both with ``type`` ``invalid_request_error``; an emulator bug is a 500
+``api_error`` (traceback on stderr). Every response body is JSON, except what the ``html-*`` and
+``malformed-json`` faults send, and goes out in one write.
 
-* ``GET /__admin/requests``: every other request served so far, in order, as ``{"method", "path", "query",
-  "authorized"}``. ``query`` maps each name to its decoded value (a list when the name was repeated). The
-  Authorization header is never recorded, and the configured key is masked wherever else it appears.
-* ``GET /__admin/stats``: ``{"requests": {"GET /messages": n, "GET /messages/{id}/history": n, ...},
-  "faults": {"503": n, ...}, "filters": {"enqueued_after": [...], "cursor": n, "since": [...],
-  "start_date": [...], "status": [...], "recipient": [...]}}``. Requests are counted by route template
-  (``{id}`` for every path segment that is not a resource name) whatever their outcome (faulted, 401, 404);
-  ``faults`` counts the faults injected by kind; the filter lists hold every value sent, in order (a status
-  list as sent, e.g. ``"SENT,DELIVERED"``), and ``cursor`` counts the requests that sent a cursor.
-* ``POST /__admin/reset``: clears the request list and the stats (not the fault plan, nor the advances):
-  ``{"cleared": <requests cleared>}``.
-* ``POST /__admin/advance`` with an optional JSON body ``{"new_messages": 10, "advance_statuses": true}``:
-  time moves forward (``MessageLog.advance``); returns ``{"count", "newest_enqueued", "advanced"}``.
-* ``GET /__admin/faults``: the current plan; ``POST /__admin/faults`` with ``{"faults": [{"kind", "rate",
-  "path_prefix"}], "max_in_a_row", "seed", "latency_ms", "retry_after", "slow_seconds"}`` (all optional)
-  replaces it (and its per-URL counters) and returns it; ``{"faults": []}`` clears the faults.
+Faults (``courier_emulator.faults``): the server's ``FaultPlan`` applies to every non-admin request, whatever
+the route, after its normal response is computed (so a fault can also replace a 401 or a 404, as a proxy in
+front of Courier would). ``latency_ms`` delays every non-admin request.
 
-An invalid admin body is a 400 ``invalid_request_error``. ``run_in_thread(...)`` runs the emulator inside the
-current process for tests (``RunningEmulator``); ``python -m courier_emulator`` runs it as a process.
+``run_in_thread(...)`` runs the emulator inside the current process for tests (``RunningEmulator``, whose
+methods mirror the admin endpoints); ``python -m courier_emulator`` runs it as a process.
 """
 
 from __future__ import annotations
 
 import email.utils
 import hmac
-import json
 import socket
 import sys
 import threading
 import time
 import traceback
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from courier_emulator import DEMO_API_KEY
+from courier_emulator import DEMO_API_KEY, admin
+from courier_emulator.admin import (
+    ADMIN_PREFIX,
+    FILTER_LISTS,
+    REDACTED,
+    RESOURCE_NAMES,
+    RequestRecorder,
+    Stats,
+    route_template,
+)
 from courier_emulator.data import (
     DEFAULT_ANCHOR_MS,
     DEFAULT_MESSAGES,
     DEFAULT_NEW_MESSAGES,
     DEFAULT_SPACING_MS,
     DEFAULT_STATUS_WINDOW_MS,
-    InvalidRequest,
-    MessageFilter,
     MessageLog,
-    parse_enqueued_after,
 )
-from courier_emulator.faults import (
-    Fault,
-    FaultPlan,
-    Reply,
-    error_reply,
-    has_next_cursor,
-    has_records,
-    html_reply,
-    is_last_paging_a_page,
-    json_reply,
-    malformed_json_reply,
-    with_null_cursor,
-    with_repeated_cursor,
-    with_retry_after,
-    without_records,
-)
+from courier_emulator.faults import Fault, FaultPlan, applies, faulted_reply, with_retry_after
+from courier_emulator.registry import MESSAGE_ROUTES, SIZES, InvalidRequest, NotFound, Request, Router
+from courier_emulator.replies import Reply, error_body, json_reply, method_not_allowed
+from courier_emulator.resources import messages as _messages  # noqa: F401 - registers the /messages routes
+
+__all__ = [  # with the names of courier_emulator.admin it re-exports
+    "ADMIN_PREFIX",
+    "FILTER_LISTS",
+    "LOOPBACK_HOSTS",
+    "REDACTED",
+    "RESOURCE_NAMES",
+    "WORKSPACE_SIZES",
+    "CourierEmulatorServer",
+    "CourierRequestHandler",
+    "RequestRecorder",
+    "RunningEmulator",
+    "Stats",
+    "WorkspaceUnavailable",
+    "error_body",
+    "load_workspace",
+    "make_server",
+    "resolve_loopback_host",
+    "route_template",
+    "run_in_thread",
+]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-ADMIN_PREFIX = "/__admin/"
-REDACTED = "[REDACTED]"
-WORKSPACE_SIZES = ("none", "small", "demo", "bench")
+WORKSPACE_SIZES = ("none", *SIZES)
 _MAX_BODY = 1 << 20
-
-# Path segments that name a resource (reference section A); any other segment is an id in a route template.
-RESOURCE_NAMES = frozenset(
-    {
-        "messages",
-        "history",
-        "output",
-        "audiences",
-        "members",
-        "lists",
-        "subscriptions",
-        "profiles",
-        "brands",
-        "notifications",
-        "versions",
-        "content",
-        "draft",
-        "metrics",
-        "automations",
-        "journeys",
-        "runs",
-        "steps",
-        "templates",
-        "tenants",
-        "users",
-        "audit-events",
-        "bulk",
-        "preferences",
-        "tokens",
-        "sections",
-        "topics",
-        "logs",
-        "providers",
-        "catalog",
-        "routing-strategies",
-        "broadcasts",
-        "digests",
-        "schedules",
-        "instances",
-        "translations",
-        "previews",
-        "device-sets",
-        "devices",
-    }
-)
-FILTER_LISTS = ("enqueued_after", "since", "start_date", "status", "recipient")
 
 
 class WorkspaceUnavailable(RuntimeError):
@@ -173,107 +114,6 @@ def resolve_loopback_host(host: str) -> str:
     if host not in LOOPBACK_HOSTS:
         raise ValueError(f"loopback only: {', '.join(LOOPBACK_HOSTS)} (got {host!r})")
     return "127.0.0.1" if host == "localhost" else host
-
-
-def error_body(status: int, message: str) -> dict[str, str]:
-    """Courier's error envelope (reference section B), typed by status code."""
-    if status == 401:
-        error_type = "authentication_error"
-    elif status == 403:
-        error_type = "authorization_error"
-    elif status == 429:
-        error_type = "rate_limit_error"
-    elif status >= 500:
-        error_type = "api_error"
-    else:
-        error_type = "invalid_request_error"
-    return {"message": message, "type": error_type}
-
-
-def route_template(path: str, workspace: object | None = None) -> str:
-    """``/messages/1-abc/history`` -> ``/messages/{id}/history``: the route a path belongs to, without raw ids.
-
-    A workspace with a ``route_template(path)`` method that returns a string decides for its own paths."""
-    custom = getattr(workspace, "route_template", None)
-    if callable(custom) and not (path == "/messages" or path.startswith("/messages/")):
-        template = custom(path)
-        if isinstance(template, str):
-            return template
-    segments = path.split("/")
-    return "/".join(s if not s or s in RESOURCE_NAMES else "{id}" for s in segments)
-
-
-class RequestRecorder:
-    """Thread-safe, in-order record of the requests served, with the API key masked."""
-
-    def __init__(self, api_key: str) -> None:
-        self._api_key = api_key
-        self._lock = threading.Lock()
-        self._entries: list[dict[str, Any]] = []
-
-    def record(self, method: str, path: str, query: dict[str, list[str]], authorized: bool) -> None:
-        masked = {self.mask(name): [self.mask(v) for v in values] for name, values in query.items()}
-        entry = {
-            "method": method,
-            "path": self.mask(path),
-            "query": {name: values[0] if len(values) == 1 else values for name, values in masked.items()},
-            "authorized": authorized,
-        }
-        with self._lock:
-            self._entries.append(entry)
-
-    def entries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return json.loads(json.dumps(self._entries))  # deep copy: callers cannot alter the record
-
-    def clear(self) -> int:
-        with self._lock:
-            cleared = len(self._entries)
-            self._entries.clear()
-            return cleared
-
-    def mask(self, text: str) -> str:
-        return text.replace(self._api_key, REDACTED)
-
-
-class Stats:
-    """Thread-safe counters behind ``GET /__admin/stats``."""
-
-    def __init__(self, mask: Callable[[str], str]) -> None:
-        self._mask = mask
-        self._lock = threading.Lock()
-        self._requests: Counter[str] = Counter()
-        self._faults: Counter[str] = Counter()
-        self._filters: dict[str, list[str]] = {name: [] for name in FILTER_LISTS}
-        self._cursors = 0
-
-    def record_request(self, method: str, template: str, query: Mapping[str, list[str]]) -> None:
-        with self._lock:
-            self._requests[f"{method} {template}"] += 1
-            for name in FILTER_LISTS:
-                if name in query:
-                    self._filters[name].extend(self._mask(value) for value in query[name])
-            if "cursor" in query:
-                self._cursors += 1
-
-    def record_fault(self, kind: str) -> None:
-        with self._lock:
-            self._faults[kind] += 1
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            filters: dict[str, Any] = {"enqueued_after": list(self._filters["enqueued_after"])}
-            filters["cursor"] = self._cursors
-            filters.update((name, list(self._filters[name])) for name in FILTER_LISTS[1:])
-            return {"requests": dict(self._requests), "faults": dict(self._faults), "filters": filters}
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._faults.clear()
-            for values in self._filters.values():
-                values.clear()
-            self._cursors = 0
 
 
 class CourierEmulatorServer(ThreadingHTTPServer):
@@ -412,177 +252,65 @@ class CourierRequestHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path
         query = parse_qs(url.query, keep_blank_values=True)
-        if path.startswith(ADMIN_PREFIX):
-            self._send(self._admin(path, body))
-            return
         server = self.server
+        if path.startswith(ADMIN_PREFIX):
+            self._send(admin.dispatch(server, self.command, path, body))
+            return
         authorized = self._is_authorized()
         server.recorder.record(self.command, path, query, authorized)
         server.stats.record_request(self.command, route_template(path, server.workspace), query)
         plan = server.faults
         if plan.latency_ms:
             server.stopping.wait(plan.latency_ms / 1000)
-        status, response, headers = self._respond(path, query, authorized)
+        normal = self._respond(path, query, authorized)
+        status, response, headers = normal
         kind = plan.decide(
             f"{path}?{url.query}" if url.query else path,
             path,
-            lambda k: self._fault_applies(k, path, query, status, response),
+            lambda k: applies(k, path, query, status, response),
         )
         if kind is None:
             self._send(json_reply(status, response, headers))
             return
         server.stats.record_fault(kind)
-        self._send(with_retry_after(self._faulted(kind, plan, path, query, status, response, headers), plan, kind))
+        reply = faulted_reply(kind, plan, query, normal, wait=server.stopping.wait, head_cursor=server.log.head_cursor)
+        self._send(with_retry_after(reply, plan, kind))
 
     def _respond(self, path: str, query: dict[str, list[str]], authorized: bool) -> tuple[int, Any, dict[str, str]]:
         """The normal answer: ``(status, JSON body, extra headers)``."""
         if not authorized:
             return 401, error_body(401, "Unauthorized"), {}
         try:
-            if path == "/messages" or path.startswith("/messages/"):
-                return self._messages(path, query)
+            if MESSAGE_ROUTES.owns(path):
+                return self._route(MESSAGE_ROUTES, self.server.log, path, query)
             workspace = self.server.workspace
             result = None if workspace is None else workspace.handle(path, query)  # type: ignore[attr-defined]
             if result is None:
                 return 404, error_body(404, "Not Found"), {}
             if self.command != "GET":
-                return _method_not_allowed("GET")
+                return method_not_allowed("GET")
             status, response = result
             return status, response, {}
         except Exception:  # an emulator bug: answer like Courier would, and say what happened on stderr
             traceback.print_exc()
             return 500, error_body(500, "Internal Server Error"), {}
 
-    def _messages(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
-        segments = path.split("/")[2:]  # "/messages/<id>/<sub>" -> ["<id>", "<sub>"]
-        sub = segments[1] if len(segments) == 2 else None
-        if segments and (
-            not segments[0] or len(segments) > 2 or (sub is not None and sub not in {"history", "output"})
-        ):
+    def _route(
+        self, router: Router, owner: object, path: str, query: dict[str, list[str]]
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Serve ``path`` through ``router``: 404 if no route matches, 405 for another method, else the handler's."""
+        match = router.match(path)
+        if match is None:
             return 404, error_body(404, "Not Found"), {}
-        if self.command != "GET":
-            return _method_not_allowed("GET")
-        log = self.server.log
-        if not segments:
-            try:
-                return 200, self._list_messages(log, query), {}
-            except InvalidRequest as exc:
-                return 400, error_body(400, str(exc)), {}
-        with log.lock:  # an advance in between would shift the position
-            position = log.index_of_id(unquote(segments[0]))
-            if position is None:
-                return 404, error_body(404, "Not Found"), {}
-            if sub is None:
-                return 200, log.details(position), {}
-            if sub == "history":
-                return 200, {"results": log.history(position, _last(query, "type") or None)}, {}
-            return 200, {"results": log.output(position)}, {}
-
-    @staticmethod
-    def _list_messages(log: MessageLog, query: dict[str, list[str]]) -> dict[str, Any]:
-        enqueued_after = _last(query, "enqueued_after")
-        statuses = {s.strip() for value in query.get("status", []) for s in value.split(",") if s.strip()}
-        page = log.page(
-            cursor=_last(query, "cursor"),
-            enqueued_after=None if enqueued_after is None else parse_enqueued_after(enqueued_after),
-            message_filter=MessageFilter(
-                statuses=frozenset(statuses) or None, recipient=_last(query, "recipient") or None
-            ),
-        )
-        return page.body()
-
-    # --- faults ------------------------------------------------------------------------------------------
-
-    def _fault_applies(self, kind: str, path: str, query: dict[str, list[str]], status: int, response: Any) -> bool:
-        if kind == "no-envelope":
-            return status == 200 and has_records(response)
-        if kind == "null-cursor":
-            return status == 200 and is_last_paging_a_page(response)
-        if kind == "repeat-cursor":
-            return (
-                status == 200
-                and has_next_cursor(response)
-                and (_last(query, "cursor") is not None or path == "/messages")
-            )
-        return True
-
-    def _faulted(
-        self,
-        kind: str,
-        plan: FaultPlan,
-        path: str,
-        query: dict[str, list[str]],
-        status: int,
-        response: Any,
-        headers: dict[str, str],
-    ) -> Reply:
-        if kind.startswith("429-"):
-            return error_reply(429, plan, kind)
-        if kind in {"401", "403", "500", "502", "503"}:
-            return error_reply(int(kind), plan, kind)
-        if kind == "drop":
-            return Reply(0, {}, None)
-        if kind == "slow":
-            self.server.stopping.wait(plan.slow_seconds)
-            return json_reply(status, response, headers)
-        if kind == "malformed-json":
-            return malformed_json_reply(response)
-        if kind == "html-200":
-            return html_reply(200)
-        if kind == "html-502":
-            return html_reply(502)
-        if kind == "no-envelope":
-            return json_reply(200, without_records(response), headers)
-        if kind == "null-cursor":
-            return json_reply(200, with_null_cursor(response), headers)
-        # repeat-cursor
-        cursor = _last(query, "cursor")
-        return json_reply(200, with_repeated_cursor(response, cursor or self.server.log.head_cursor()), headers)
-
-    # --- admin -------------------------------------------------------------------------------------------
-
-    def _admin(self, path: str, raw_body: bytes | None) -> Reply:
-        server = self.server
-        routes: dict[str, dict[str, Callable[[], Reply]]] = {
-            "/__admin/requests": {"GET": lambda: json_reply(200, server.recorder.entries())},
-            "/__admin/stats": {"GET": lambda: json_reply(200, server.stats.snapshot())},
-            "/__admin/reset": {"POST": lambda: json_reply(200, {"cleared": _reset(server)})},
-            "/__admin/advance": {"POST": lambda: self._admin_advance(raw_body)},
-            "/__admin/faults": {
-                "GET": lambda: json_reply(200, server.faults.to_json()),
-                "POST": lambda: self._admin_faults(raw_body),
-            },
-        }
-        methods = routes.get(path)
-        if methods is None:
-            return json_reply(404, error_body(404, "Not Found"))
-        handler = methods.get(self.command)
+        handler = match.handlers.get(self.command)
         if handler is None:
-            status, response, headers = _method_not_allowed(", ".join(methods))
-            return json_reply(status, response, headers)
-        return handler()
-
-    def _admin_advance(self, raw_body: bytes | None) -> Reply:
+            return method_not_allowed(", ".join(match.handlers))
         try:
-            body = _json_object(raw_body)
-            unknown = set(body) - {"new_messages", "advance_statuses"}
-            if unknown:
-                raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
-            advance_statuses = body.get("advance_statuses", True)
-            if not isinstance(advance_statuses, bool):
-                raise ValueError(f"advance_statuses must be true or false, got {advance_statuses!r}")
-            result = self.server.log.advance(body.get("new_messages", DEFAULT_NEW_MESSAGES), advance_statuses)
-        except ValueError as exc:
-            return json_reply(400, error_body(400, str(exc)))
-        return json_reply(200, result)
-
-    def _admin_faults(self, raw_body: bytes | None) -> Reply:
-        try:
-            plan = FaultPlan.from_json(_json_object(raw_body))
-        except ValueError as exc:
-            return json_reply(400, error_body(400, str(exc)))
-        self.server.faults = plan
-        return json_reply(200, plan.to_json())
+            return 200, handler(owner, Request(match.template, match.ids, query)), {}
+        except InvalidRequest as exc:
+            return 400, error_body(400, str(exc)), {}
+        except NotFound:
+            return 404, error_body(404, "Not Found"), {}
 
     # --- plumbing ----------------------------------------------------------------------------------------
 
@@ -626,34 +354,6 @@ class CourierRequestHandler(BaseHTTPRequestHandler):
         return None
 
 
-def _method_not_allowed(allowed: str) -> tuple[int, Any, dict[str, str]]:
-    return 405, error_body(405, "Method Not Allowed"), {"Allow": allowed}
-
-
-def _json_object(raw_body: bytes | None) -> dict[str, Any]:
-    if raw_body is None:
-        raise ValueError("the body must be JSON sent with a Content-Length of at most 1 MiB")
-    if not raw_body.strip():
-        return {}
-    try:
-        body = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    return body
-
-
-def _reset(server: CourierEmulatorServer) -> int:
-    server.stats.clear()
-    return server.recorder.clear()
-
-
-def _last(query: dict[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[-1] if values else None
-
-
 class RunningEmulator:
     """An emulator serving from a daemon thread of this process; also a context manager that stops it."""
 
@@ -695,7 +395,7 @@ class RunningEmulator:
 
     def reset(self) -> int:
         """Same as ``POST /__admin/reset``: clears the request list and the stats; returns the requests cleared."""
-        return _reset(self._server)
+        return admin.reset(self._server)
 
     def stats(self) -> dict[str, Any]:
         """Same as ``GET /__admin/stats``."""
