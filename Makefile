@@ -60,11 +60,12 @@ soak: $(STAMP)
 	$(BIN)/python -m integration_tests.resume_soak --scenarios 50 --seed 1
 
 # make builder-manifest: build/builder/manifest.yaml (schemas inlined) and build/builder/components.py, for import
-# into Airbyte's Connector Builder on self-managed Airbyte (see docs/courier.md, "Connector Builder").
+# into Airbyte's Connector Builder on self-managed Airbyte; build/builder-cloud/manifest.yaml, the same without
+# custom code, for Airbyte Cloud's Builder (see docs/courier.md, "Connector Builder").
 .PHONY: builder-manifest
 
 builder-manifest: $(STAMP)
-	$(BIN)/python scripts/builder_manifest.py build/builder
+	$(BIN)/python scripts/builder_manifest.py build/builder build/builder-cloud
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .demo

@@ -1,25 +1,64 @@
-"""`make builder-manifest`: the connector as one manifest and one components file for Airbyte's Connector Builder.
+"""`make builder-manifest`: the connector as manifests for Airbyte's Connector Builder, one per kind of platform.
 
-    python scripts/builder_manifest.py [OUT_DIR]        # default build/builder
+    python scripts/builder_manifest.py [OUT_DIR [CLOUD_OUT_DIR]]   # default build/builder build/builder-cloud
 
-writes OUT_DIR/manifest.yaml and OUT_DIR/components.py from `source_courier/manifest.yaml`,
-`source_courier/schemas/` and `source_courier/components.py`. The export differs from the package in three ways:
+Both are made from `source_courier/manifest.yaml`, `source_courier/schemas/` and `source_courier/components.py`:
+
+- OUT_DIR/manifest.yaml and OUT_DIR/components.py (`export`), for self-managed Airbyte where the platform sets
+  AIRBYTE_ENABLE_UNSAFE_CODE=true: the packaged connector, custom components included, behaving exactly like it.
+- CLOUD_OUT_DIR/manifest.yaml alone (`export_cloud`), for Airbyte Cloud's Builder, which runs no custom code: the
+  same manifest with each custom component swapped for the nearest CDK component, by `CLOUD_SWAPS`.
+
+Common to both:
 
 - Each stream's JSON schema is inlined under a top-level `schemas:` map, resolved the way the packaged connector
   resolves it (shared files included, no `$ref` left), and each stream `$ref`s its own entry. The Builder has no
   Python package to read schema files from.
-- `class_name: source_courier.components.X` becomes `source_declarative_manifest.components.X`, the module name
-  the Builder and the `source-declarative-manifest` runner register the pasted components under.
 - The manifest's own `$ref`s between definitions are kept, so the file reads like the source.
+- Each export is checked against the CDK's declarative schema before it is written.
 
-The export is checked against the CDK's declarative schema before it is written.
+The self-managed export renames `class_name: source_courier.components.X` to
+`source_declarative_manifest.components.X`, the module name the Builder and the `source-declarative-manifest`
+runner register the pasted components under.
+
+The Cloud export transforms the parsed manifest; `CLOUD_SWAPS` maps each custom class to what replaces it:
+
+- `GuardedCursorPagination` -> `CursorPagination`: `cursor_value` reads the same `cursor_path`, a `stop_condition`
+  stops on a false `more_path` (where the style has one) or an empty cursor, `page_size` is kept. Lost: the guard
+  against a repeated cursor and against endless empty pages (the CDK's `stop_condition` never sees the previous
+  token), so such an endpoint would page forever.
+- `CourierErrorHandler` -> `DefaultErrorHandler` with the same `response_filters` and `max_retries` and
+  `backoff_strategies: [WaitTimeFromHeader (Retry-After, max_waiting_time_in_seconds = max_wait_seconds),
+  ExponentialBackoffStrategy (factor 1)]`.
+- `CourierConfigField` -> nothing: its config validations are dropped and `CLOUD_FIELD_PATTERNS` adds a spec
+  `pattern` (and `pattern_descriptor`) to the field it checked instead.
+
+A custom component is found wherever it is used, written inline or `$ref`ed (with sibling overrides) from a
+definition. A custom definition the swap can build alone (the error handler) is swapped in place and its `$ref`s
+kept, a use site overriding it keeping only the keys whose swapped value differs; one it cannot (the paginator's
+`guarded_cursor`, which has no `cursor_path` of its own) is removed and each use site is written out in full.
+A custom class without an entry in `CLOUD_SWAPS` stops the export.
+
+Paging that is unsafe without the guard: a stream whose endpoint hands back a cursor it does not document taking
+could, unguarded, page forever. Mark its definition in `source_courier/manifest.yaml`
+
+    journey_versions_stream:
+      $ref: "#/definitions/child_stream"
+      cloud_export: first_page_only
+
+and the Cloud export reads the first page of each of its partitions only (the same first request, with its
+`limit`; `stop_condition` always true) and says so in the stream's description. A definition that `$ref`s a
+marked one inherits the mark. The mark must sit on a stream that pages with `GuardedCursorPagination`; any
+other value stops the export. The packaged connector and the self-managed export ignore it (both keep the
+guard) and neither export carries the key.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +75,34 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "source_courier"
 PACKAGED_PREFIX = "source_courier.components."
 BUILDER_PREFIX = "source_declarative_manifest.components."
+MARKER = "cloud_export"
+FIRST_PAGE_ONLY = "first_page_only"
 HEADER = (
     "# Generated by `make builder-manifest` from source_courier/ ({source}); do not edit, regenerate.\n"
     "# Import this file in Airbyte's Connector Builder and paste components.py into its custom components editor.\n"
     "# Custom components run only where the platform sets AIRBYTE_ENABLE_UNSAFE_CODE=true (self-managed Airbyte).\n"
 )
+CLOUD_HEADER = (
+    "# Generated by `make builder-manifest` from source_courier/ (manifest.yaml, schemas/); do not edit, regenerate.\n"
+    "# For Airbyte Cloud's Connector Builder, which runs no custom code: import this file alone, there is no\n"
+    "# components.py. Each custom component is replaced by the nearest CDK component; docs/courier.md lists what\n"
+    "# that loses. On self-managed Airbyte, use build/builder/ instead.\n"
+)
+# The spec patterns that take the place of CourierConfigField in the Cloud export, by the field it checked.
+# JSON schema patterns have no flags: the schemes and hosts are matched in lower case.
+CLOUD_FIELD_PATTERNS: dict[str, tuple[str, str]] = {
+    "api_key": (r"^\s*\S+\s*$", "one unbroken string, no spaces inside"),
+    "base_url": (
+        r"^$|^(https://(\[[0-9A-Fa-f:.]+\]|[^\s/?#@:\[\]]+)|http://(127\.0\.0\.1|localhost|\[::1\]))(:[0-9]{0,5})?"
+        r"([/?#]\S*)?$",
+        "https://..., or http:// to 127.0.0.1, localhost or [::1]",
+    ),
+    "start_date": (
+        r"^$|^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+        r"(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?$",
+        "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+    ),
+}
 
 
 class _NoAliasDumper(yaml.SafeDumper):
@@ -75,15 +137,255 @@ def _renamed_class_names(node: Any) -> Any:
     return node
 
 
-def builder_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The packaged manifest with inline schemas and Builder class names."""
-    manifest = _renamed_class_names(manifest)
+def _with_inline_schemas(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    manifest = copy.deepcopy(dict(manifest))
     base_loader = manifest["definitions"]["base_stream"].pop("schema_loader")
     schemas = {}
     for name, definition in stream_definitions(manifest).items():
         schemas[name] = resolved_schema(name, base_loader["file_path"])
         definition["schema_loader"] = {"type": "InlineSchemaLoader", "schema": {"$ref": f"#/schemas/{name}"}}
     return {**manifest, "schemas": schemas}
+
+
+def _without_markers(manifest: dict[str, Any]) -> dict[str, Any]:
+    for definition in manifest["definitions"].values():
+        if isinstance(definition, dict):
+            definition.pop(MARKER, None)
+    return manifest
+
+
+def builder_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The packaged manifest with inline schemas and Builder class names (the self-managed export)."""
+    return _without_markers(_renamed_class_names(_with_inline_schemas(manifest)))
+
+
+# --- The Cloud export ---
+
+
+def _lookup(manifest: Mapping[str, Any], ref: str) -> Any:
+    node: Any = manifest
+    for key in ref.removeprefix("#/").split("/"):
+        node = node[key]
+    return node
+
+
+def effective(manifest: Mapping[str, Any], node: Any) -> Any:
+    """The node with its `$ref` chain merged the way the CDK's resolver merges it: the referenced mapping, then
+    the node's own keys over it (one level deep); nested values are left as they are."""
+    if isinstance(node, Mapping) and "$ref" in node:
+        own = {key: value for key, value in node.items() if key != "$ref"}
+        return {**effective(manifest, _lookup(manifest, node["$ref"])), **own}
+    return node
+
+
+def _custom_class(manifest: Mapping[str, Any], node: Any) -> str | None:
+    """The class name (without its module) if the node is a custom component, inline or by `$ref`."""
+    node = effective(manifest, node)
+    if isinstance(node, Mapping) and str(node.get("type", "")).startswith("Custom") and "class_name" in node:
+        return str(node["class_name"]).rsplit(".", 1)[-1]
+    return None
+
+
+class _CannotSwapAlone(Exception):
+    """A custom definition that needs its use sites' overrides (e.g. `cursor_path`) to be swapped."""
+
+
+def _fields(component: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
+    unknown = set(component) - known - {"type", "class_name", "$parameters"}
+    if unknown:
+        raise ValueError(f"{component['class_name']}: no Cloud equivalent for {sorted(unknown)}; extend CLOUD_SWAPS")
+    return dict(component)
+
+
+def _jinja_path(path: list[str]) -> str:
+    """A Jinja expression for the value at `path` in the page, undefined (falsy) where any key is missing."""
+    expression = f"response[{json.dumps(path[0])}]"
+    for key in path[1:]:
+        expression = f"({expression} or {{}})[{json.dumps(key)}]"
+    return expression
+
+
+def _as_cursor_pagination(component: Mapping[str, Any]) -> dict[str, Any]:
+    fields = _fields(component, {"cursor_path", "more_path", "page_size", "max_consecutive_empty_pages"})
+    if "cursor_path" not in fields:
+        raise _CannotSwapAlone
+    cursor = _jinja_path(fields["cursor_path"])
+    stops = [f"not {cursor}"]
+    if fields.get("more_path"):
+        stops.insert(0, f"not {_jinja_path(fields['more_path'])}")
+    swapped: dict[str, Any] = {
+        "type": "CursorPagination",
+        # As a JSON string literal: the CDK reads a rendered value as a Python literal, and a cursor such as
+        # "1e5", "0" or "None" would otherwise be turned into a number or nothing.
+        "cursor_value": f"{{{{ {cursor} | tojson if {cursor} }}}}",
+        "stop_condition": f"{{{{ {' or '.join(stops)} }}}}",
+    }
+    if fields.get("page_size") is not None:
+        swapped["page_size"] = fields["page_size"]
+    return _with_parameters(fields, swapped)
+
+
+def _as_default_error_handler(component: Mapping[str, Any]) -> dict[str, Any]:
+    fields = _fields(component, {"max_retries", "max_wait_seconds", "header", "response_filters"})
+    header = {"type": "WaitTimeFromHeader", "header": fields.get("header", "Retry-After")}
+    if fields.get("max_wait_seconds") is not None:
+        header["max_waiting_time_in_seconds"] = fields["max_wait_seconds"]
+    swapped: dict[str, Any] = {"type": "DefaultErrorHandler"}
+    if "max_retries" in fields:
+        swapped["max_retries"] = fields["max_retries"]
+    # Factor 1: 2**attempt seconds, the packaged handler's wait for a 429 without a usable Retry-After.
+    swapped["backoff_strategies"] = [header, {"type": "ExponentialBackoffStrategy", "factor": 1}]
+    if "response_filters" in fields:
+        swapped["response_filters"] = fields["response_filters"]
+    return _with_parameters(fields, swapped)
+
+
+def _with_parameters(component: Mapping[str, Any], swapped: dict[str, Any]) -> dict[str, Any]:
+    if "$parameters" in component:
+        swapped["$parameters"] = component["$parameters"]
+    return swapped
+
+
+# Custom class -> the CDK component built from its fields (ref chain merged), or None: the component goes
+# (CourierConfigField: the spec validation that holds it is replaced by CLOUD_FIELD_PATTERNS).
+CLOUD_SWAPS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]] | None] = {
+    "GuardedCursorPagination": _as_cursor_pagination,
+    "CourierErrorHandler": _as_default_error_handler,
+    "CourierConfigField": None,
+}
+
+
+def _swap(manifest: Mapping[str, Any], node: Any) -> dict[str, Any]:
+    name = _custom_class(manifest, node)
+    swap = CLOUD_SWAPS.get(name or "")
+    if swap is None:
+        raise ValueError(f"no Cloud swap for the custom component {name}: add it to CLOUD_SWAPS")
+    return swap(effective(manifest, node))
+
+
+def _swapped_definitions(manifest: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """The custom definitions swapped in place, and those that can only be swapped at their use sites."""
+    swapped, removed = {}, set()
+    for name, definition in manifest["definitions"].items():
+        if CLOUD_SWAPS.get(_custom_class(manifest, definition) or "") is not None:
+            try:
+                swapped[name] = _swap(manifest, definition)
+            except _CannotSwapAlone:
+                removed.add(name)
+    return swapped, removed
+
+
+def _swap_use_sites(source: Mapping[str, Any], node: Any, swapped_definitions: Mapping[str, Any]) -> Any:
+    """The node with each custom component in it swapped; `source` (unchanged) resolves the `$ref`s."""
+    if isinstance(node, list):
+        return [_swap_use_sites(source, value, swapped_definitions) for value in node]
+    if not isinstance(node, dict):
+        return node
+    name = _custom_class(source, node)
+    if name is not None and (name not in CLOUD_SWAPS or CLOUD_SWAPS[name] is not None):
+        full = _swap(source, node)
+        target = str(node.get("$ref", "")).removeprefix("#/definitions/")
+        base = swapped_definitions.get(target)
+        if base is not None and set(base) <= set(full):  # keep the $ref, override what differs
+            return {"$ref": node["$ref"], **{key: value for key, value in full.items() if base.get(key) != value}}
+        return full
+    return {key: _swap_use_sites(source, value, swapped_definitions) for key, value in node.items()}
+
+
+def _references(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _references(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _references(value)
+    elif isinstance(node, str) and node.startswith("#/"):
+        yield node  # a ParentStreamConfig's `stream: "#/definitions/..."`
+
+
+def _with_cloud_field_patterns(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Drops the CourierConfigField validations; the spec's patterns take their place."""
+    rules = manifest["spec"].get("config_normalization_rules", {})
+    kept = []
+    for validator in rules.get("validations", []):
+        strategy = validator.get("validation_strategy")
+        if _custom_class(manifest, strategy) != "CourierConfigField":
+            kept.append(validator)
+            continue
+        field = effective(manifest, strategy)["field"]
+        if field not in CLOUD_FIELD_PATTERNS or validator.get("field_path") != [field]:
+            raise ValueError(f"no Cloud pattern for the {field!r} validation: add it to CLOUD_FIELD_PATTERNS")
+        pattern, descriptor = CLOUD_FIELD_PATTERNS[field]
+        properties = manifest["spec"]["connection_specification"]["properties"]
+        properties[field] = {**properties[field], "pattern": pattern, "pattern_descriptor": descriptor}
+    if kept:
+        rules["validations"] = kept
+    else:
+        rules.pop("validations", None)
+    return manifest
+
+
+def _with_first_page_only(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Each stream marked `cloud_export: first_page_only` (or $ref-ing a marked definition) reads one page."""
+    for entry in manifest["streams"]:
+        definition = _lookup(manifest, entry["$ref"])
+        stream = effective(manifest, definition)
+        mark = stream.get(MARKER)
+        if mark is None:
+            continue
+        name = stream["$parameters"]["name"]
+        if mark != FIRST_PAGE_ONLY:
+            raise ValueError(f"stream {name}: {MARKER}: {mark!r} is not {FIRST_PAGE_ONLY!r}")
+        retriever = effective(manifest, stream["retriever"])
+        paginator = effective(manifest, retriever.get("paginator"))
+        strategy = effective(manifest, (paginator or {}).get("pagination_strategy"))
+        if not isinstance(strategy, Mapping) or strategy.get("type") != "CursorPagination":
+            raise ValueError(f"stream {name} is marked {FIRST_PAGE_ONLY} but does not page with a cursor")
+        strategy = {**strategy, "stop_condition": "{{ true }}"}
+        definition["retriever"] = {**retriever, "paginator": {**paginator, "pagination_strategy": strategy}}
+        definition["description"] = (
+            f"{stream.get('description', name)} (Airbyte Cloud export: the first page of each partition only; "
+            "the endpoint's paging is not safe without the connector's repeated-cursor guard.)"
+        )
+    return manifest
+
+
+def custom_components(node: Any) -> list[str]:
+    """Every custom component reference left: `class_name` values and `Custom*` types."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "class_name" or (key == "type" and str(value).startswith("Custom")):
+                found.append(f"{key}: {value}")
+            found += custom_components(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += custom_components(value)
+    return found
+
+
+def cloud_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The packaged manifest with inline schemas and no custom component (the Cloud export)."""
+    source = _with_inline_schemas(manifest)
+    swapped_definitions, removed = _swapped_definitions(source)
+    cloud = _swap_use_sites(source, {**source, "definitions": {}}, swapped_definitions)
+    cloud["definitions"] = {}
+    for name, definition in source["definitions"].items():
+        if name in swapped_definitions:
+            cloud["definitions"][name] = swapped_definitions[name]
+        elif name not in removed:
+            cloud["definitions"][name] = _swap_use_sites(source, definition, swapped_definitions)
+    dangling = sorted(ref for ref in _references(cloud) for name in removed if ref == f"#/definitions/{name}")
+    if dangling:
+        raise ValueError(f"the Cloud export still refers to the removed custom definitions {dangling}")
+    cloud = _without_markers(_with_first_page_only(_with_cloud_field_patterns(cloud)))
+    left = custom_components(cloud)
+    if left:
+        raise ValueError(f"the Cloud export still holds custom components: {left}")
+    return cloud
 
 
 def validate(manifest: Mapping[str, Any]) -> None:
@@ -93,23 +395,40 @@ def validate(manifest: Mapping[str, Any]) -> None:
     validate_manifest(propagated, get_declarative_component_schema())
 
 
+def _dump(manifest: Mapping[str, Any]) -> str:
+    return yaml.dump(manifest, Dumper=_NoAliasDumper, sort_keys=False, width=120, allow_unicode=True)
+
+
+def _packaged_manifest() -> dict[str, Any]:
+    return yaml.safe_load((PACKAGE / "manifest.yaml").read_text())
+
+
 def export(out_dir: Path) -> tuple[Path, Path]:
-    manifest = builder_manifest(yaml.safe_load((PACKAGE / "manifest.yaml").read_text()))
+    """Writes the self-managed export (manifest.yaml and components.py) to `out_dir`."""
+    manifest = builder_manifest(_packaged_manifest())
     validate(manifest)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path, components_path = out_dir / "manifest.yaml", out_dir / "components.py"
-    manifest_path.write_text(
-        HEADER.format(source="manifest.yaml, schemas/")
-        + yaml.dump(manifest, Dumper=_NoAliasDumper, sort_keys=False, width=120, allow_unicode=True)
-    )
+    manifest_path.write_text(HEADER.format(source="manifest.yaml, schemas/") + _dump(manifest))
     components = (PACKAGE / "components.py").read_text().replace(PACKAGED_PREFIX, BUILDER_PREFIX)
     components_path.write_text(HEADER.format(source="components.py") + components)
     return manifest_path, components_path
 
 
+def export_cloud(out_dir: Path) -> Path:
+    """Writes the Cloud export (manifest.yaml alone) to `out_dir`."""
+    manifest = cloud_manifest(_packaged_manifest())
+    validate(manifest)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out_dir / "manifest.yaml"
+    manifest_path.write_text(CLOUD_HEADER + _dump(manifest))
+    return manifest_path
+
+
 def main(argv: list[str]) -> None:
     out_dir = Path(argv[0]) if argv else ROOT / "build" / "builder"
-    for path in export(out_dir):
+    cloud_dir = Path(argv[1]) if len(argv) > 1 else out_dir.with_name(out_dir.name + "-cloud")
+    for path in (*export(out_dir), export_cloud(cloud_dir)):
         print(f"wrote {path}")
 
 
