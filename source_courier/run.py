@@ -34,15 +34,17 @@ def _source(args: list[str]) -> SourceCourier:
 
 
 class ProviderSettingsRedactor(logging.Filter):
-    """Keeps provider credentials out of `--debug` logs.
+    """Keeps provider credentials out of the logs.
 
     The CDK logs every response body at DEBUG before the records are extracted, so the `providers` stream's
     RemoveFields cannot help: each provider's `settings` (API keys, tokens) would be printed. The request's URL
     is logged just before its response, on the same thread; a response to `.../providers` has the `settings`
-    of its records replaced, or its whole body if it is not the JSON expected.
+    of its records replaced, or its whole body if it is not the JSON expected. The CDK's backoff also logs the
+    body of a retried 2xx (a page without the envelope) at INFO, without its URL: that body is always removed.
     """
 
     REDACTED = "<removed by source-courier: provider settings can hold credentials>"
+    RETRIED_BODY = "Response Content: "
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,6 +55,8 @@ class ProviderSettingsRedactor(logging.Filter):
             self._last_url.path = urlsplit(str(getattr(record, "url", ""))).path
         elif record.msg == "Receiving response" and getattr(self._last_url, "path", "").endswith("/providers"):
             record.body = self._redacted(str(getattr(record, "body", "")))
+        elif isinstance(record.msg, str) and record.msg.startswith("Status code: ") and self.RETRIED_BODY in record.msg:
+            record.msg = record.msg.split(self.RETRIED_BODY)[0] + self.RETRIED_BODY + self.REDACTED
         return True
 
     @classmethod

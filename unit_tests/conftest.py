@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import backoff._sync
 import orjson
 import pytest
 import responses
@@ -37,22 +41,41 @@ def api() -> Iterator[responses.RequestsMock]:
         yield mock
 
 
-class _RecordingTime:
-    """Stands in for the `time` module inside the CDK's backoff handler, recording each wait."""
+class _VirtualClock:
+    """Stands in for `time` in the CDK's rate-limit handler and in the `backoff` library, and for `datetime` in
+    the latter: each wait is recorded and moves the waiting thread's clock on instead of sleeping, so the
+    CDK's `max_time` (how long one request may be retried) counts the waits as if they had been slept.
+
+    Each thread has its own clock, as threads sleep side by side; it starts at a fixed moment and moves only
+    by the waits, so a wait trimmed to what is left of `max_time` is the same on every run. The CDK's
+    rate-limit handler sleeps in its own callback and then asks `backoff` for an interval of 0: a sleep(0)
+    is no wait and is not recorded."""
+
+    START = datetime(2026, 1, 1)
 
     def __init__(self) -> None:
         self.waits: list[float] = []
+        self._slept = threading.local()
+        self.datetime = SimpleNamespace(now=self.now)  # `backoff._sync` calls `datetime.datetime.now()`
 
     def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
+        if seconds > 0:
+            self.waits.append(seconds)
+            self._slept.seconds = getattr(self._slept, "seconds", 0.0) + seconds
+
+    def now(self) -> datetime:
+        return self.START + timedelta(seconds=getattr(self._slept, "seconds", 0.0))
 
 
 @pytest.fixture(autouse=True)
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every retry wait the CDK takes (it adds 1 s to each backoff), without sleeping."""
-    fake = _RecordingTime()
-    monkeypatch.setattr(rate_limiting, "time", fake)
-    return fake.waits
+    """Every retry wait, in the order taken, without sleeping: a 429's (its backoff plus the 1 s the CDK adds)
+    and every other retried fault's (the `backoff` library's 1, 2, 4, ... s, within `max_time`)."""
+    clock = _VirtualClock()
+    monkeypatch.setattr(rate_limiting, "time", clock)
+    monkeypatch.setattr(backoff._sync, "time", clock)
+    monkeypatch.setattr(backoff._sync, "datetime", clock)
+    return clock.waits
 
 
 def _run(source: SourceCourier, args: list[str]) -> EntrypointOutput:

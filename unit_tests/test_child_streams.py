@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
 import pytest
@@ -143,9 +144,10 @@ def test_a_parent_deleted_mid_sync_is_skipped_with_a_log_line(api, run_read):
     output = run_read(config(), streams=("list_subscriptions",))
 
     assert keys(output, "list_subscriptions", "list_id", "recipientId") == [("kept", "u1")]
-    assert output.is_in_logs(
-        "Skipped GET /lists/gone/subscriptions: Courier answered 404 Not Found, so its parent was deleted during the sync."
-    )
+    assert (
+        "Skipped https://api.courier.com/lists/gone/subscriptions: Courier answered 404 Not Found, so its parent was "
+        "deleted during the sync."
+    ) in [entry.log.message for entry in output.logs]
     assert not output.errors
     assert len(queries(api, "/lists/gone/subscriptions")) == 1  # not retried
 
@@ -159,7 +161,7 @@ def test_a_child_keeps_the_shared_error_handling_for_everything_but_404(api, run
     output = run_read(config(), streams=("audience_members",))
 
     assert keys(output, "audience_members", "audience_id", "member_id") == [("a1", "u1")]
-    assert waits == [3, 5]  # exponential backoff, as on every stream
+    assert waits == [1, 2]  # the CDK's exponential backoff, as on every stream
 
 
 def test_a_401_on_a_child_fails_the_stream_with_the_config_error(api, run_read):
@@ -184,3 +186,36 @@ def test_paging_style_b_child_without_items_is_an_empty_page_not_an_error(api, r
 
     assert records(output, "tenant_templates") == []
     assert not output.errors
+
+
+@pytest.mark.parametrize(
+    ("parent_id", "path_segment", "parent_key"),
+    [
+        pytest.param("12345", "12345", "12345", id="digits"),
+        pytest.param("007", "007", "007", id="leading-zeros"),
+        pytest.param("1e3", "1e3", "1e3", id="float-notation"),
+        pytest.param("-5", "-5", "-5", id="negative"),
+        pytest.param("True", "True", "True", id="boolean-word"),
+        pytest.param("None", "None", "None", id="none-word"),
+        pytest.param("[1]", "%5B1%5D", "[1]", id="list-notation"),
+        pytest.param("{{ 7*7 }}", "%7B%7B%207%2A7%20%7D%7D", "{{ 7*7 }}", id="template-notation"),
+    ],
+)
+def test_the_parent_key_added_to_child_records_is_always_a_string(api, run_read, parent_id, path_segment, parent_key):
+    serve(api, "/lists", page([sample("lists", id=parent_id)], key="items"))
+    serve(api, f"/lists/{path_segment}/subscriptions", page([sample("list_subscriptions")], key="items"))
+
+    output = run_read(config(), streams=("list_subscriptions",))
+
+    assert keys(output, "list_subscriptions", "list_id") == [(parent_key,)]
+    assert not output.errors
+
+
+@pytest.mark.parametrize("parent_id", ["'beta'", '"beta"', " 'beta'"], ids=["single", "double", "padded"])
+def test_a_parent_id_in_quotes_is_added_to_child_records_as_sent(api, run_read, parent_id):
+    serve(api, "/lists", page([sample("lists", id=parent_id)], key="items"))
+    serve(api, f"/lists/{quote(parent_id, safe='')}/subscriptions", page([sample("list_subscriptions")], key="items"))
+
+    output = run_read(config(), streams=("list_subscriptions",))
+
+    assert keys(output, "list_subscriptions", "list_id") == [(parent_id,)]

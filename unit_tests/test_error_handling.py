@@ -1,4 +1,7 @@
-"""The shared error handler: what each Courier status leads to, and the waits taken before retrying."""
+"""The shared error handler: what each Courier status leads to, and the waits taken before retrying.
+
+A 429 waits what CourierErrorHandler says, plus the second the CDK adds; every other retried fault waits the
+CDK's own 1, 2, 4, ... s, within its 10-minute max_time (the `waits` fixture counts the waits as time)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,19 @@ import pytest
 import requests
 
 from source_courier import components
-from unit_tests.builders import MESSAGES_URL, config, error, ids, message, page, stream_error
+from unit_tests.builders import (
+    MESSAGES_URL,
+    config,
+    error,
+    has_more_page,
+    ids,
+    keys,
+    message,
+    page,
+    sample,
+    serve,
+    stream_error,
+)
 
 FROZEN_NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -17,6 +32,10 @@ FROZEN_NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
 @pytest.fixture
 def frozen_now(monkeypatch):
     monkeypatch.setattr(components, "_utcnow", lambda: FROZEN_NOW)
+
+
+def log_lines(output) -> list[str]:
+    return [entry.log.message for entry in output.logs]
 
 
 def test_429_waits_for_retry_after_seconds_then_emits_records(api, run_read, waits):
@@ -66,16 +85,77 @@ def test_429_without_retry_after_backs_off_exponentially(api, run_read, waits):
     assert waits == [3, 5, 9]  # 2**attempt seconds, plus the CDK's extra second
 
 
+def test_a_429_wait_is_logged_as_a_rate_limit(api, run_read):
+    api.get(MESSAGES_URL, status=429, json=error("Too many requests", "rate_limit_error"), headers={"Retry-After": "7"})
+    api.get(MESSAGES_URL, json=page([message("m1")]))
+
+    output = run_read(config())
+
+    assert "UserDefinedBackoffException: Rate limit exceeded (HTTP 429). Retrying in 8.0 seconds." in log_lines(output)
+
+
+def test_429s_answered_until_retries_run_out_end_in_a_transient_rate_limit_error(api, run_read, waits):
+    api.get(MESSAGES_URL, status=429, json=error("Too many requests", "rate_limit_error"), headers={"Retry-After": "1"})
+
+    output = run_read(config())
+
+    assert output.records == []
+    assert len(api.calls) == 31 and waits == [2] * 30  # max_retries: 30, well within max_time
+    assert (stream_error(output).failure_type.value, stream_error(output).message) == (
+        "transient_error",
+        "API rate limit exceeded.",
+    )
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 409], ids=lambda status: f"http-{status}")
-def test_transient_status_is_retried_then_records_are_emitted(api, run_read, waits, status):
-    api.get(MESSAGES_URL, status=status, json=error("Internal error", "api_error"))
+def test_transient_status_is_retried_after_the_cdks_one_second_then_records_are_emitted(api, run_read, waits, status):
+    api.get(MESSAGES_URL, status=status, json=error("Internal error", "api_error"), headers={"Retry-After": "30"})
     api.get(MESSAGES_URL, json=page([message("m1")]))
 
     output = run_read(config())
 
     assert ids(output) == ["m1"]
-    assert waits == [3]
+    assert waits == [1]  # the CDK's own backoff; a Retry-After on anything but a 429 is not read
     assert not output.errors
+
+
+def test_a_server_error_retry_is_logged_as_a_retryable_error_not_a_rate_limit(api, run_read):
+    api.get(MESSAGES_URL, status=503, json=error("Service unavailable", "api_error"))
+    api.get(MESSAGES_URL, json=page([message("m1")]))
+
+    output = run_read(config())
+
+    assert (
+        "Caught retryable error 'Courier did not answer https://api.courier.com/messages successfully (a timeout, "
+        "conflict or server error); retried with backoff. Try the sync again later.' after 1 tries. Waiting 1 "
+        "seconds then retrying..."
+    ) in log_lines(output)
+    assert not output.is_in_logs("Rate limit exceeded")
+
+
+def test_server_errors_in_a_row_wait_one_two_then_four_seconds(api, run_read, waits):
+    for status in (500, 502, 503):
+        api.get(MESSAGES_URL, status=status, json=error("Internal error", "api_error"))
+    api.get(MESSAGES_URL, json=page([message("m1")]))
+
+    output = run_read(config())
+
+    assert ids(output) == ["m1"]
+    assert waits == [1, 2, 4]
+
+
+def test_a_server_error_after_429s_waits_one_second_not_a_wait_grown_by_the_429s(api, run_read, waits):
+    for _ in range(3):
+        api.get(
+            MESSAGES_URL, status=429, json=error("Too many requests", "rate_limit_error"), headers={"Retry-After": "1"}
+        )
+    api.get(MESSAGES_URL, status=503, json=error("Service unavailable", "api_error"))
+    api.get(MESSAGES_URL, json=page([message("m1")]))
+
+    output = run_read(config())
+
+    assert ids(output) == ["m1"]
+    assert waits == [2, 2, 2, 1]
 
 
 @pytest.mark.parametrize(
@@ -83,27 +163,55 @@ def test_transient_status_is_retried_then_records_are_emitted(api, run_read, wai
     [requests.ConnectionError("connection reset"), requests.ReadTimeout("read timed out")],
     ids=["connection-error", "read-timeout"],
 )
-def test_network_failure_is_retried(api, run_read, waits, failure):
+def test_network_failure_is_retried_after_one_second(api, run_read, waits, failure):
     api.get(MESSAGES_URL, body=failure)
     api.get(MESSAGES_URL, json=page([message("m1")]))
 
     output = run_read(config())
 
     assert ids(output) == ["m1"]
-    assert waits == [3]
+    assert waits == [1]
+    assert not output.is_in_logs("Rate limit exceeded")
+
+
+# The CDK's exponential backoff, trimmed to what is left of max_time (600 s): after 1 + 2 + ... + 256 = 511 s
+# the next wait is 89 s, and the request made at 600 s is the last.
+TEN_MINUTES_OF_BACKOFF = [1, 2, 4, 8, 16, 32, 64, 128, 256, 89]
 
 
 @pytest.mark.parametrize("status", [503, 409, 507], ids=lambda status: f"http-{status}")
-def test_exhausted_retries_end_in_a_transient_error(api, run_read, waits, status):
+def test_exhausted_retries_end_in_a_transient_error_after_ten_minutes(api, run_read, waits, status):
     api.get(MESSAGES_URL, status=status, json=error("Service unavailable", "api_error"))
 
     output = run_read(config())
 
     assert output.records == []
+    assert len(api.calls) == 11 and waits == TEN_MINUTES_OF_BACKOFF and sum(waits) == 600
+    assert (stream_error(output).failure_type.value, stream_error(output).message) == (
+        "transient_error",
+        "Exhausted available request attempts. Please see logs for more details. Exception: Courier did not "
+        "answer https://api.courier.com/messages successfully (a timeout, conflict or server error); retried "
+        "with backoff. Try the sync again later.",
+    )
+
+
+def test_429s_inside_a_server_error_retry_get_ten_minutes_of_their_own_so_one_request_waits_3001_s(
+    api, run_read, waits
+):
+    """The CDK retries a 429 (a wait this handler gives) inside its retry of other faults (its own backoff), and
+    each loop has its own max_time: 9 server errors, then twice a pair of 429s and a server error."""
+    for _ in range(9):
+        api.get(MESSAGES_URL, status=503, json=error("Service unavailable", "api_error"))
+    for _ in range(2):
+        for retry_after in ("598.5", "600"):
+            api.get(MESSAGES_URL, status=429, json=error(), headers={"Retry-After": retry_after})
+        api.get(MESSAGES_URL, status=503, json=error("Service unavailable", "api_error"))
+
+    output = run_read(config())
+
+    assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 599.5, 601, 89, 599.5, 601]
+    assert sum(waits) == 3001 and len(api.calls) == 15
     assert stream_error(output).failure_type.value == "transient_error"
-    assert "Courier did not answer https://api.courier.com/messages successfully" in stream_error(output).message
-    # The CDK also gives up once 10 minutes have passed; the waits here are recorded, not slept.
-    assert len(api.calls) == 31 and waits[:4] == [3, 5, 9, 17]
 
 
 def test_401_fails_once_with_a_config_error_naming_the_fix(api, run_read, waits):
@@ -153,6 +261,9 @@ def test_other_4xx_fails_with_couriers_message(api, run_read, waits, status):
         pytest.param('{"paging": {"more": false}, "resu', id="truncated-json"),
         pytest.param('{"paging": {"more": false}, "items": []}', id="wrong-envelope"),
         pytest.param("[]", id="json-array"),
+        pytest.param("null", id="json-null"),
+        pytest.param('"results"', id="json-string"),
+        pytest.param("", id="empty-body"),
     ],
 )
 def test_200_without_the_envelope_is_retried_not_taken_as_empty(api, run_read, waits, body):
@@ -162,17 +273,31 @@ def test_200_without_the_envelope_is_retried_not_taken_as_empty(api, run_read, w
     output = run_read(config())
 
     assert ids(output) == ["m1"]
-    assert waits == [3]
+    assert waits == [1]
+    assert not output.errors
 
 
-def test_200_without_the_envelope_every_time_fails_naming_the_endpoint(api, run_read):
+def test_200_without_the_envelope_every_time_fails_as_transient_naming_the_endpoint_and_key(api, run_read, waits):
     api.get(MESSAGES_URL, body="<html>maintenance</html>", content_type="text/html")
 
     output = run_read(config())
 
     error_message = stream_error(output)
     assert error_message.failure_type.value == "transient_error"
-    assert (
-        "Courier answered https://api.courier.com/messages with a body that is not JSON or lacks the 'results' key"
-        in (error_message.message)
+    assert error_message.message == (
+        "Exhausted available request attempts. Please see logs for more details. Exception: Courier answered "
+        "https://api.courier.com/messages with a body that is not JSON or lacks the 'results' key (an error page or "
+        "an unexpected envelope); retried, then stopped so nothing is silently skipped. Check base_url, then try "
+        "again later."
     )
+    assert len(api.calls) == 11 and waits == TEN_MINUTES_OF_BACKOFF
+
+
+def test_a_paging_style_b_page_without_has_more_is_retried_even_with_items(api, run_read, waits):
+    serve(api, "/tenants", {"items": [sample("tenants", id="t0")]}, limit="100")
+    serve(api, "/tenants", has_more_page([sample("tenants", id="t1")]), limit="100")
+
+    output = run_read(config(), streams=("tenants",))
+
+    assert keys(output, "tenants", "id") == [("t1",)]
+    assert waits == [1]

@@ -51,6 +51,7 @@ def test_each_message_is_requested_once_and_its_records_carry_message_id_and_enq
         ("m2", T0 + 2, "y"),
     ]
     assert queries(api, f"/messages/m1/{endpoint}") == [{}] and queries(api, f"/messages/m2/{endpoint}") == [{}]
+    assert all(type(record["enqueued"]) is int for record in records(output, stream))
     for record in records(output, stream):
         jsonschema.validate(record, schema(stream))
 
@@ -104,7 +105,10 @@ def test_a_message_gone_from_courier_is_skipped_with_a_log_line(api, run_read, s
     output = run_read(config(), streams=(stream,))
 
     assert keys(output, stream, "message_id") == [("kept",)]
-    assert output.is_in_logs(f"Skipped GET /messages/expired/{endpoint}: Courier answered 404 Not Found")
+    assert (
+        f"Skipped https://api.courier.com/messages/expired/{endpoint}: Courier answered 404 Not Found, so its "
+        "parent was deleted during the sync."
+    ) in [entry.log.message for entry in output.logs]
     assert not output.errors
 
 
@@ -116,3 +120,15 @@ def test_a_message_not_rendered_yet_has_no_content(api, run_read):
 
     assert records(output, "message_content") == []
     assert not output.errors
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_a_message_id_of_digits_stays_a_string_and_enqueued_an_integer(api, run_read, stream):
+    endpoint = MESSAGE_CHILDREN[stream]
+    _serve_messages(api, message("12345", T0))
+    serve(api, f"/messages/12345/{endpoint}", {"results": [sample(stream)]})
+
+    output = run_read(config(), streams=(stream,))
+
+    assert [(record["message_id"], record["enqueued"]) for record in records(output, stream)] == [("12345", T0)]
+    assert type(records(output, stream)[0]["enqueued"]) is int

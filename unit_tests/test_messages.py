@@ -142,3 +142,21 @@ def test_full_refresh_with_start_date_filters_on_the_server_too(api, run_read):
     output = run_read(config(start_date="2026-01-01"))
 
     assert ids(output) == ["m1"]
+
+
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        pytest.param([message("m1"), message("m2")], ["m1", "m2"], id="list"),
+        pytest.param(message("m1"), ["m1"], id="one-object"),
+        pytest.param([], [], id="empty-list"),
+        pytest.param(None, [], id="null"),
+    ],
+)
+def test_records_are_the_list_or_lone_object_under_results_and_nothing_else(api, run_read, waits, results, expected):
+    serve(api, "/messages", {"paging": {"more": False}, "results": results, "items": [message("other")]})
+
+    output = run_read(config())
+
+    assert ids(output) == expected
+    assert not output.errors and waits == [] and len(api.calls) == 1  # the envelope is there: nothing retried

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from airbyte_cdk.models.connector_metadata import ConnectorLanguage, MetadataFile
 
-from source_courier.components import RetryAfterBackoffStrategy, TransientRetriesErrorHandler
+from source_courier.components import CourierErrorHandler
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -158,29 +158,67 @@ def test_1_0_0_is_declared_a_breaking_change_pointing_to_the_migration_guide(dat
     assert version_tuple("1.0.0") <= version_tuple(data["dockerImageTag"])
 
 
-def test_max_seconds_between_messages_outlasts_one_request_retried_to_the_end(data):
-    """The platform counts only records and state, so the silence to allow is one request's whole retry
-    sequence: a retry may start just before the CDK's retry time limit, wait the capped Retry-After plus the
-    CDK's extra second, then spend the connect and read timeouts on the last attempt."""
+def retry_limits() -> dict[str, float]:
+    """What bounds one request's retries, from every CourierErrorHandler the manifest declares (the class's
+    defaults where a definition leaves a field out) and the requesters' timeouts; the worst of each."""
     mappings = walk(yaml.safe_load(MANIFEST.read_text(encoding="utf-8")))
-    # Every wait cap the manifest declares, and the class default where a Retry-After strategy declares none.
-    caps = [found["max_wait_seconds"] for found in mappings if "max_wait_seconds" in found] + [
-        RetryAfterBackoffStrategy.max_wait_seconds
-        for found in mappings
-        if found.get("class_name") == "source_courier.components.RetryAfterBackoffStrategy"
-        and "max_wait_seconds" not in found
+    handlers = [
+        found for found in mappings if found.get("class_name") == "source_courier.components.CourierErrorHandler"
     ]
-    retry_time_limits = [found["max_time"] for found in mappings if "max_time" in found]
     connect_timeouts = [
         found["connect_timeout_in_seconds"] for found in mappings if "connect_timeout_in_seconds" in found
     ]
     read_timeouts = [found["read_timeout_in_seconds"] for found in mappings if "read_timeout_in_seconds" in found]
-    assert caps and connect_timeouts and read_timeouts, "the manifest no longer declares the cap or the timeouts"
+    assert handlers and connect_timeouts and read_timeouts, (
+        "the manifest no longer declares the handler or the timeouts"
+    )
 
-    retry_time_limit = max(retry_time_limits, default=TransientRetriesErrorHandler.max_time)
-    longest_silence = retry_time_limit + max(caps) + CDK_EXTRA_SECOND + max(connect_timeouts) + max(read_timeouts)
+    def worst(name: str) -> float:
+        return float(max(found.get(name, getattr(CourierErrorHandler, name)) for found in handlers))
 
+    return {
+        "max_retries": worst("max_retries"),
+        "max_time": worst("max_time"),
+        # The longest wait for a 429: the capped Retry-After, plus the second the CDK adds.
+        "rate_limit_wait": worst("max_wait_seconds") + CDK_EXTRA_SECOND,
+        # The longest one attempt can take.
+        "attempt": max(connect_timeouts) + max(read_timeouts),
+    }
+
+
+def rate_limit_loop(limits: dict[str, float]) -> float:
+    """The longest the CDK retries 429s (the waits CourierErrorHandler gives) for one request: the last retry
+    starts before `max_time` has passed (its attempt, then the longest wait, then one more attempt), and there are
+    at most `max_retries` waits."""
+    by_time = limits["max_time"] + limits["attempt"] + limits["rate_limit_wait"] + limits["attempt"]
+    by_count = (limits["max_retries"] + 1) * limits["attempt"] + limits["max_retries"] * limits["rate_limit_wait"]
+    return min(by_time, by_count)
+
+
+def test_max_seconds_between_messages_outlasts_a_request_retried_for_429s_or_for_other_faults_alone(data):
+    """The platform counts only records and state, so the silence to allow is one request's whole retry
+    sequence. Answered only 429s: the CDK's rate-limit loop. Answered only other faults (5xx, timeouts, a 200
+    without the envelope): the CDK's own backoff trims its waits to what is left of `max_time`, so the last
+    attempt starts by then, plus one attempt's time it does not count."""
+    limits = retry_limits()
+    other_faults_alone = limits["max_time"] + 2 * limits["attempt"]
+
+    assert (rate_limit_loop(limits), other_faults_alone) == (1441, 840)
     assert isinstance(data["maxSecondsBetweenMessages"], int)
+    assert data["maxSecondsBetweenMessages"] > max(rate_limit_loop(limits), other_faults_alone)
+
+
+def test_max_seconds_between_messages_outlasts_one_request_retried_to_the_end(data):
+    """The CDK retries 429s inside each attempt of its backoff for other faults, each loop with its own
+    `max_time`: an attempt of the outer loop may be a whole 429 loop. The outer loop's last retried attempt
+    starts before `max_time`, its wait ends by `max_time` plus that attempt, then comes one more attempt."""
+    limits = retry_limits()
+    attempt = rate_limit_loop(limits)
+    by_time = limits["max_time"] + 2 * attempt
+    by_count = (limits["max_retries"] + 1) * attempt + limits["max_time"]  # the waits never pass max_time
+    longest_silence = min(by_time, by_count)
+
+    assert longest_silence == 3482
     assert data["maxSecondsBetweenMessages"] > longest_silence
 
 

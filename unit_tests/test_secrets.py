@@ -65,3 +65,15 @@ def test_a_key_that_is_also_json_punctuation_leaves_every_message_readable(api, 
 
     (status,) = [message.connectionStatus for message in output.connection_status_messages]
     assert status.status.value == "FAILED" and "Courier rejected the API key" in status.message
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["info", "debug"])
+def test_a_provider_page_retried_for_a_missing_envelope_never_shows_provider_settings(api, run_read, debug):
+    provider = sample("providers", settings={"api_key": "SG.provider-secret-0f9e8d"})
+    serve(api, "/providers", {"paging": {"more": False}, "items": [provider]})  # `items` instead of `results`
+    serve(api, "/providers", page([provider], key="results"))
+
+    output = run_read(config(), streams=("providers",), debug=debug)
+
+    assert [record.record.data["id"] for record in output.records] == [provider["id"]]
+    assert "SG.provider-secret-0f9e8d" not in everything(output)

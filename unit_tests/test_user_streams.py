@@ -83,7 +83,10 @@ def test_a_user_deleted_mid_sync_is_skipped_with_a_log_line(api, run_read, strea
     output = run_read(config(), streams=(stream,))
 
     assert sorted(keys(output, stream, "user_id")) == [("alan",), ("grace",), ("kate",)]
-    assert output.is_in_logs(f"Skipped GET {path.format('ada')}: Courier answered 404 Not Found")
+    assert (
+        f"Skipped https://api.courier.com{path.format('ada')}: Courier answered 404 Not Found, so its parent was "
+        "deleted during the sync."
+    ) in [entry.log.message for entry in output.logs]
     assert not output.errors
 
 
