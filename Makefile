@@ -4,21 +4,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PY_SOURCES := source_courier courier_emulator unit_tests integration_tests demo bench scripts
+PY_SOURCES := source_courier courier_emulator unit_tests integration_tests demo bench scripts conftest.py
 
 .PHONY: test test-all lint unit integration clean
 
+# Tests run on every core (pytest-xdist), one test file per worker at a time: module fixtures (an emulator, a
+# packaged read) are set up once per file.
+PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile
+
 test: lint
-	$(BIN)/python -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 test-all: lint
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest unit_tests
+	$(PYTEST) unit_tests
 
 integration: $(STAMP)
-	$(BIN)/python -m pytest integration_tests
+	$(PYTEST) integration_tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PY_SOURCES)
