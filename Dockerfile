@@ -21,7 +21,7 @@ RUN python -m venv /opt/source-courier \
 FROM python:3.11.17-slim-trixie
 
 LABEL io.airbyte.name="airbyte/source-courier" \
-      io.airbyte.version="1.0.0"
+      io.airbyte.version="1.1.0"
 
 RUN useradd --create-home --user-group --uid 1000 airbyte
 

@@ -51,6 +51,11 @@ def cli(
     return done.returncode, messages
 
 
+def key_forms(key: str) -> list[str]:
+    """The key as sent, as pasted into the config, and as that paste reads inside JSON."""
+    return [key, f" {key}\n", json.dumps(f" {key}\n")[1:-1]]
+
+
 def discovered_catalog(
     tmp_path: Path, config: dict[str, Any], streams: Sequence[str] | None = None, mode: str | None = None
 ) -> dict[str, Any]:

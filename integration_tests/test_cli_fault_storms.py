@@ -2,6 +2,8 @@
 form of Retry-After, 5xx, dropped connections and bad bodies), and every read still ends with exactly the records of
 a read without faults, each once. Every fault costs exactly one more request, so nothing is read twice and no
 page is skipped. (`test_cli_faults.py` drives each fault kind, and the ones without end, on messages.)
+
+Every storm waits for real (Retry-After, or the CDK's backoff): the whole module is in the slow tier.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from courier_emulator.faults import FaultPlan
 from courier_emulator.server import RunningEmulator, run_in_thread
 from integration_tests import cli_runner
 from integration_tests.cli_runner import API_KEY, HOUR_MS, cli, discovered_catalog, error_traces, of_type
+
+pytestmark = pytest.mark.slow
 
 # One stream per paging style, with its endpoint and primary key.
 STREAMS = {

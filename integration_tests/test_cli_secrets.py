@@ -33,6 +33,7 @@ from integration_tests.cli_runner import (
     cli,
     error_traces,
     final_state,
+    key_forms,
     logs,
     of_type,
     record_ids,
@@ -44,11 +45,6 @@ URL = re.compile(r"https?://[^\s\"'\\]+")
 NO_PROXY_ENV = {name: value for name, value in os.environ.items() if "proxy" not in name.lower()}
 REJECTED_KEY = "Courier rejected the API key"
 WITH_KEY = "Bearer <API_KEY>"  # what a stand-in server records for the right key; the key itself is never kept
-
-
-def key_forms(key: str) -> list[str]:
-    """The key as sent, as pasted into the config, and as that paste reads inside JSON."""
-    return [key, f" {key}\n", json.dumps(f" {key}\n")[1:-1]]
 
 
 def assert_no_key_in(text: str) -> None:
@@ -242,8 +238,8 @@ def test_redirect_to_a_remote_http_host_is_followed_without_the_key(tmp_path, si
 
 
 def test_redirect_to_an_unresolvable_host_is_retried_from_the_start_without_leaking_the_key(tmp_path, sites):
-    # No proxy: the name does not resolve (at once), the connection error is retried after 3 s (2**1 + 1), and
-    # the retry goes to the configured base_url again, which now serves the page.
+    # No proxy: the name does not resolve (at once), the connection error is retried after the CDK's first backoff
+    # (1 s), and the retry goes to the configured base_url again, which now serves the page.
     courier = sites()
     courier.answer("/messages", redirect(302, "http://courier.example.invalid/messages"), page(0, 1))
 
@@ -251,10 +247,13 @@ def test_redirect_to_an_unresolvable_host_is_retried_from_the_start_without_leak
 
     assert code == 0 and record_ids(messages) == [LOG.message_id(0), LOG.message_id(1)]
     assert courier.received == [Received(courier.host(), "/messages", WITH_KEY)] * 2
-    # The CDK words the connection error as a rate limit, and names no URL.
-    assert [line for line in logs(messages) if "Retrying" in line] == [
-        "UserDefinedBackoffException: Rate limit exceeded. Retrying in 3.0 seconds."
-    ]
+    # The CDK logs the connection error it retries, naming the host it could not resolve and not the key.
+    (retried,) = [line for line in logs(messages) if "retrying" in line.lower()]
+    assert retried.startswith(
+        "Caught retryable error 'ConnectionError: HTTPConnectionPool(host='courier.example.invalid', port=80): "
+        "Max retries exceeded with url: /messages "
+    )
+    assert retried.endswith("' after 1 tries. Waiting 1 seconds then retrying...")
     assert_no_key_in(last_output())
 
 
@@ -385,9 +384,11 @@ def test_debug_read_through_a_500_logs_the_failed_request_with_the_key_masked(tm
 
     assert record_ids(lines) == list(courier.log.ids()) and error_traces(lines) == []
     assert courier.stats()["faults"] == {"500": 1}
-    # The CDK words a retried 500 as a rate limit.
-    assert [line for line in logs(lines) if "Retrying" in line] == [
-        "UserDefinedBackoffException: Rate limit exceeded (HTTP 500). Retrying in 2.0 seconds."
+    # A 500 takes the CDK's own backoff (1 s first), logged with the manifest's message for it.
+    assert [line for line in logs(lines) if "retrying" in line.lower()] == [
+        f"Caught retryable error 'Courier did not answer {courier.base_url}/messages successfully (a timeout, "
+        "conflict or server error); retried with backoff. Try the sync again later.' after 1 tries. Waiting 1 "
+        "seconds then retrying..."
     ]
     assert_requests_logged_with_the_key_masked(lines, [f"{courier.base_url}/messages"] * 2)  # failed, then retried
 

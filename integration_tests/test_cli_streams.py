@@ -1,7 +1,8 @@
 """Every stream, read by the installed CLI from the emulator's `small` workspace, record for record.
 
-The expected records come from the emulator's own objects (`Workspace("small")`, `MessageLog`), walked here page by
-page independently of the connector: each stream must emit exactly those, each once, with the parent keys added.
+The expected records come from the emulator's own objects (`Workspace("small")`, `MessageLog`), walked page by page
+independently of the connector (`workspace_oracle.py`): each stream must emit exactly those, each once, with the
+parent keys added.
 """
 
 from __future__ import annotations
@@ -9,84 +10,40 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
 from courier_emulator.data import MessageLog
-from courier_emulator.server import RunningEmulator, run_in_thread
+from courier_emulator.server import RunningEmulator, route_template, run_in_thread
 from courier_emulator.workspace import PROVIDER_SECRET_MARKER, Workspace
 from integration_tests import cli_runner
 from integration_tests.cli_runner import API_KEY, cli, discovered_catalog, error_traces, of_type
-from unit_tests.builders import CHILD_ENDPOINTS, LIST_ENDPOINTS, MESSAGE_CHILDREN
+from integration_tests.workspace_oracle import ALL_STREAMS, INCREMENTAL, as_emitted, expected_records, walk
+from unit_tests.builders import CHILD_ENDPOINTS, LIST_ENDPOINTS
 
 MESSAGES = 25
-ALL_STREAMS = ("messages", *MESSAGE_CHILDREN, *LIST_ENDPOINTS, *CHILD_ENDPOINTS)
-INCREMENTAL = ("messages", *MESSAGE_CHILDREN, "automation_runs", "journey_runs", "preference_logs")
-
-
-# --- the oracle: the emulator's data, walked without the connector ------------------------------------------------
-
-
-def _next_cursor(body: dict[str, Any]) -> str | None:
-    """The cursor of the next page in any of Courier's four envelopes, or None on the last page."""
-    if "paging" in body:
-        return body["paging"]["cursor"] if body["paging"]["more"] else None
-    if "has_more" in body:
-        return body["cursor"] if body["has_more"] else None
-    return body.get("next_cursor") or body.get("cursor")
-
-
-def walk(workspace: Workspace, path: str, key: str | None) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    query: dict[str, list[str]] = {}
-    while True:
-        status, body = workspace.handle(path, query)
-        assert status == 200, (path, body)
-        if key is None:
-            return [body]
-        found += body[key]
-        cursor = _next_cursor(body)
-        if cursor is None:
-            return found
-        query = {"cursor": [cursor]}
-
-
-def as_emitted(record: dict[str, Any]) -> dict[str, Any]:
-    """A record as the CDK prints it: top-level fields that are null are left out."""
-    return {key: value for key, value in record.items() if value is not None}
-
-
-def expected_records(workspace: Workspace, log: MessageLog) -> dict[str, list[dict[str, Any]]]:
-    expected = {stream: walk(workspace, path, key) for stream, (path, key) in LIST_ENDPOINTS.items()}
-    expected["providers"] = [{k: v for k, v in p.items() if k != "settings"} for p in expected["providers"]]
-    subscribers = [
-        s for lst in expected["lists"] for s in walk(workspace, f"/lists/{lst['id']}/subscriptions", "items")
-    ]
-    members = [m for a in expected["audiences"] for m in walk(workspace, f"/audiences/{a['id']}/members", "items")]
-    tenant_users = [u for t in expected["tenants"] for u in walk(workspace, f"/tenants/{t['id']}/users", "items")]
-    user_ids = dict.fromkeys(
-        [s["recipientId"] for s in subscribers]
-        + [m["member_id"] for m in members]
-        + [u["user_id"] for u in tenant_users]
-    )
-    expected["users"] = [{"user_id": user_id} for user_id in user_ids]
-    for stream, (parent, parent_field, path, key, added) in CHILD_ENDPOINTS.items():
-        expected[stream] = [
-            {**record, added: parent_record[parent_field]}
-            for parent_record in expected[parent]
-            for record in walk(workspace, path.format(quote(parent_record[parent_field], safe="")), key)
-        ]
-    del expected["users"]
-    messages = [log.message(i) for i in range(log.count)]
-    expected["messages"] = messages
-    for stream, entries in (("message_history", log.history), ("message_content", log.output)):
-        expected[stream] = [
-            {**entry, "message_id": message["id"], "enqueued": message["enqueued"]}
-            for i, message in enumerate(messages)
-            for entry in entries(i)
-        ]
-    return {stream: [as_emitted(record) for record in records] for stream, records in expected.items()}
+# How many times a full read of every stream requests each page of a stream: once for the stream itself, and once
+# more for each stream that reads it as a parent or grandparent (the CDK reads a parent again for each child
+# stream). The user streams (profiles, user_tokens, user_preferences) each read list_subscriptions,
+# audience_members and tenant_users, which read lists, audiences and tenants.
+READS_PER_PAGE = {
+    "messages": 3,  # messages, message_history, message_content
+    "lists": 5,  # lists, list_subscriptions, and the 3 user streams
+    "list_subscriptions": 4,  # itself and the 3 user streams
+    "audiences": 5,
+    "audience_members": 4,
+    "tenants": 6,  # tenants, tenant_users, tenant_templates, and the 3 user streams
+    "tenant_users": 4,
+    "preference_sections": 2,  # preference_sections, preference_topics
+}
+# The stream each route serves.
+OWNERS = {
+    "/messages": "messages",
+    "/messages/{id}/history": "message_history",
+    "/messages/{id}/output": "message_content",
+    **{path: stream for stream, (path, _) in LIST_ENDPOINTS.items()},
+    **{path.format("{id}"): stream for stream, (_, _, path, _, _) in CHILD_ENDPOINTS.items()},
+}
 
 
 # --- running the CLI ---------------------------------------------------------------------------------------------
@@ -142,11 +99,12 @@ def test_full_refresh_of_every_stream_emits_exactly_the_emulators_records(tmp_pa
     assert sizes["messages"] == MESSAGES and sizes["user_tokens"] == counts["tokens"]
     assert sizes["profiles"] == len({record["user_id"] for record in expected["profiles"]})
     assert all(count > 0 for count in sizes.values()), sizes
-    # Each page once, although the CDK reads a parent again for every child stream that uses it (SharedPages):
-    # lists, for example, are read by lists, list_subscriptions and, through it, all three user streams.
+    # Each page of a stream once per stream that reads it (READS_PER_PAGE), and every route's pages requested.
     requested = Counter((request["path"], repr(sorted(request["query"].items()))) for request in courier.requests())
-    assert [request for request, times in requested.items() if times > 1] == []
-    assert requested[("/lists", "[]")] == 1
+    owners = {url: OWNERS[route_template(url[0], workspace)] for url in requested}
+    assert dict(requested) == {url: READS_PER_PAGE.get(owner, 1) for url, owner in owners.items()}
+    assert set(owners.values()) == set(ALL_STREAMS)
+    assert (requested[("/lists", "[]")], requested[("/messages", "[]")]) == (5, 3)
 
 
 def test_each_user_is_requested_once_per_user_stream(tmp_path, courier, workspace):

@@ -4,7 +4,8 @@ step runs for real.
 `scripts/install_connector.sh` is the image's only install step. Here it runs into a fresh virtualenv, inside a
 build context holding exactly the files the Dockerfile's COPY lines take (after `.dockerignore`), laid out as the
 image lays them out. Then `spec` and a `read` run through the Dockerfile's ENTRYPOINT command in that virtualenv,
-which is the command the image's PATH resolves it to.
+which is the command the image's PATH resolves it to. The tests of that install (a minute or more) are in the slow
+tier; the Dockerfile's own checks are fast.
 """
 
 from __future__ import annotations
@@ -232,6 +233,7 @@ def entrypoint_command(venv: Path) -> list[str]:
     return [str(venv / "bin" / ENTRYPOINT[0]), *ENTRYPOINT[1:]]
 
 
+@pytest.mark.slow  # a fresh virtualenv install
 def test_the_install_puts_the_package_and_its_manifest_into_the_virtualenv_at_the_labelled_version(installed):
     probe = "; ".join(
         [
@@ -254,6 +256,7 @@ def test_the_install_puts_the_package_and_its_manifest_into_the_virtualenv_at_th
     assert pairs(FINAL, "LABEL")["io.airbyte.version"] == version
 
 
+@pytest.mark.slow  # a fresh virtualenv install
 def test_the_installed_entrypoint_prints_the_packaged_spec(tmp_path, installed):
     code, messages = cli(tmp_path, "spec", executable=entrypoint_command(installed))
     _, packaged = cli(tmp_path, "spec")
@@ -264,6 +267,7 @@ def test_the_installed_entrypoint_prints_the_packaged_spec(tmp_path, installed):
     assert [spec] == of_type(packaged, "SPEC")
 
 
+@pytest.mark.slow  # a fresh virtualenv install
 def test_the_installed_entrypoint_reads_every_message_once_with_the_newest_enqueued_as_state(
     tmp_path, installed, courier_emulator_factory
 ):

@@ -45,6 +45,7 @@ def test_a_plan_depends_on_its_seed_only():
     assert plan_scenario(7) != plan_scenario(8)
 
 
+@pytest.mark.slow  # a soak seed: several reads, kills and waits each
 @pytest.mark.parametrize("seed", SHORT_SEEDS)
 def test_killed_and_resumed_reads_lose_nothing_keep_state_monotonic_and_end_fresh(seed, tmp_path):
     result = run_scenario(seed, tmp_path)
