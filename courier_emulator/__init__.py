@@ -5,7 +5,9 @@ Stdlib only (orjson when installed). Shapes follow ``shared/reference/courier-ap
 * Core: ``server`` (HTTP parsing, auth, dispatch, one write per response; ``run_in_thread``), ``admin`` (the
   ``/__admin/`` hooks: request record, stats, advance, fault plan), ``replies`` (responses, error envelope),
   ``registry`` (the route registry, method + path template -> handler, and the build hooks), ``generation``
-  (seeded deterministic data helpers), ``paging`` (envelopes A-D), ``faults`` (fault injection).
+  (seeded deterministic data helpers), ``paging`` (envelopes A-D), ``faults`` (fault injection), ``readings``
+  (where Courier's docs and the live API disagree, which one to serve: a 403 or 401 for a bad key, ``limit`` and
+  ``enqueued_after`` on ``/messages``).
 * Data: ``data`` (``MessageLog``: the message log, its cursor, time moving forward) and ``workspace``
   (``Workspace``: runs the build hooks, serves ``WORKSPACE_ROUTES``); ``resources/``: one module per resource
   family (messages, lists, audiences, tenants, automations, notifications, brands, preferences, users).
@@ -52,6 +54,7 @@ from courier_emulator.data import (  # noqa: E402
     message,
 )
 from courier_emulator.faults import FAULT_KINDS, Fault, FaultPlan  # noqa: E402
+from courier_emulator.readings import Readings  # noqa: E402
 from courier_emulator.server import RunningEmulator, run_in_thread  # noqa: E402
 
 __all__ = [
@@ -65,6 +68,7 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "MessageLog",
+    "Readings",
     "RunningEmulator",
     "message",
     "run_in_thread",

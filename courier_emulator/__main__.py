@@ -7,7 +7,9 @@ Flags: the log (``--messages``, ``--anchor-ms``, ``--spacing-ms``, ``--status-wi
 (``--workspace {none,small,demo,bench}``, default ``small``: ``courier_emulator.workspace`` is imported only then,
 and a failed import exits 1 with a message naming ``--workspace none``), and the fault plan (``--fault
 KIND[:RATE[:PATH_PREFIX]]``, repeatable, rate 1 by default; ``--max-faults-in-a-row``, ``--latency-ms``,
-``--fault-seed``, ``--retry-after``, ``--slow-seconds``; see ``courier_emulator.faults``).
+``--fault-seed``, ``--retry-after``, ``--slow-seconds``; see ``courier_emulator.faults``), and the readings, where
+Courier's docs and the live API disagree (``--auth-failure-status {401,403}``, ``--messages-limit
+{ignored,honoured}``, ``--ignore-enqueued-after``; see ``courier_emulator.readings``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 import sys
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from courier_emulator import DEMO_API_KEY
 from courier_emulator.data import DEFAULT_ANCHOR_MS, DEFAULT_MESSAGES, DEFAULT_SPACING_MS, DEFAULT_STATUS_WINDOW_MS
@@ -28,6 +31,7 @@ from courier_emulator.faults import (
     Fault,
     FaultPlan,
 )
+from courier_emulator.readings import AUTH_FAILURES, DEFAULT_AUTH_FAILURE_STATUS
 from courier_emulator.server import (
     WORKSPACE_SIZES,
     WorkspaceUnavailable,
@@ -159,7 +163,41 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SLOW_SECONDS,
         help="how long the slow fault waits before answering (default 65)",
     )
+    readings = parser.add_argument_group(
+        "readings",
+        "where Courier's docs/SDK and the live API disagree (reference section H), which one to serve "
+        "(see courier_emulator.readings)",
+    )
+    readings.add_argument(
+        "--auth-failure-status",
+        type=int,
+        choices=sorted(AUTH_FAILURES),
+        default=DEFAULT_AUTH_FAILURE_STATUS,
+        help="the answer to a missing or wrong key: 403 authorization_error 'Invalid or missing authentication "
+        "credentials' (default, the live API's) or 401 authentication_error 'Unauthorized' (the SDK's and docs')",
+    )
+    readings.add_argument(
+        "--messages-limit",
+        choices=("ignored", "honoured"),
+        default="ignored",
+        help="limit on /messages: ignored (default: 10 a page whatever it says, as Courier documents) or honoured "
+        "(1 to 100 a page, else a 400)",
+    )
+    readings.add_argument(
+        "--ignore-enqueued-after",
+        action="store_true",
+        help="/messages records enqueued_after but does not filter by it (default: applied, as documented)",
+    )
     return parser
+
+
+def reading_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The readings the parsed flags describe, as ``make_server`` keywords."""
+    return {
+        "auth_failure_status": args.auth_failure_status,
+        "honour_messages_limit": args.messages_limit == "honoured",
+        "apply_enqueued_after": not args.ignore_enqueued_after,
+    }
 
 
 def fault_plan(args: argparse.Namespace) -> FaultPlan:
@@ -201,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             workspace=workspace,
             faults=plan,
+            **reading_options(args),
         )
     except ValueError as exc:
         parser.error(str(exc))

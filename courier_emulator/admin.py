@@ -18,6 +18,10 @@ Without auth and not recorded, counted or faulted themselves:
 * ``GET /__admin/faults``: the current plan; ``POST /__admin/faults`` with ``{"faults": [{"kind", "rate",
   "path_prefix"}], "max_in_a_row", "seed", "latency_ms", "retry_after", "slow_seconds"}`` (all optional)
   replaces it (and its per-URL counters) and returns it; ``{"faults": []}`` clears the faults.
+* ``GET /__admin/readings``: which reading of Courier the emulator serves where its docs and the live API
+  disagree (``courier_emulator.readings``): ``{"auth_failure_status": 403, "honour_messages_limit": false,
+  "apply_enqueued_after": true}``; ``POST /__admin/readings`` with those keys (all optional, a missing one takes
+  its default) replaces them and returns them. Neither the fault plan nor a reset changes them.
 
 An invalid admin body is a 400 ``invalid_request_error``; another method than the path's is a 405 with ``Allow``.
 """
@@ -32,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from courier_emulator.data import DEFAULT_NEW_MESSAGES
 from courier_emulator.faults import FaultPlan
+from courier_emulator.readings import Readings
 from courier_emulator.registry import MESSAGE_ROUTES, Router
 from courier_emulator.replies import Reply, error_body, json_reply, method_not_allowed
 
@@ -205,6 +210,20 @@ def set_faults(server: CourierEmulatorServer, raw_body: bytes | None) -> Reply:
         return json_reply(400, error_body(400, str(exc)))
     server.faults = plan
     return json_reply(200, plan.to_json())
+
+
+@ADMIN_ROUTES.get("/__admin/readings")
+def readings(server: CourierEmulatorServer, raw_body: bytes | None) -> Reply:
+    return json_reply(200, server.readings.to_json())
+
+
+@ADMIN_ROUTES.post("/__admin/readings")
+def set_readings(server: CourierEmulatorServer, raw_body: bytes | None) -> Reply:
+    try:
+        server.readings = Readings.from_json(_json_object(raw_body))
+    except ValueError as exc:
+        return json_reply(400, error_body(400, str(exc)))
+    return json_reply(200, server.readings.to_json())
 
 
 def _json_object(raw_body: bytes | None) -> dict[str, Any]:

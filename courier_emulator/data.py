@@ -18,7 +18,8 @@ already delivered). Paging stays valid across an advance: a cursor names ``(enqu
 
 Paging (section D.2): the cursor is opaque, standard base64 (with padding) of ``"<enqueued>,<id>"`` of
 the last message on a page, like Courier's sample ``MTU4OTQ5...`` (``1589495258687,1-5ebdc5da-...``).
-Pages hold ``PAGE_SIZE`` = 10 messages (section F: "Only 10 can be fetched at a time"). One more cursor
+Pages hold ``PAGE_SIZE`` = 10 messages (section F: "Only 10 can be fetched at a time"), or ``page_size`` (the
+``honour_messages_limit`` reading); a cursor names a message, not a page, so it holds across page sizes. One more cursor
 is accepted: ``MessageLog.head_cursor()`` names the slot just newer than the newest message, so reading
 after it is page 1 (the ``repeat-cursor`` fault returns it on page 1; once an advance fills that slot it
 names a real message and keeps its meaning). ``enqueued_after`` is inclusive: messages with
@@ -45,6 +46,7 @@ from courier_emulator.resources.messages import (
     DEFAULT_SPACING_MS,
     EVENTS,
     HISTORY_TYPES,
+    PAGE_SIZE,
     RECIPIENTS,
     ROUTES,
     STATUS_CYCLE,
@@ -104,7 +106,6 @@ __all__ = [
 DEFAULT_MESSAGES = 25
 DEFAULT_STATUS_WINDOW_MS = 86_400_000  # one day
 DEFAULT_NEW_MESSAGES = 10
-PAGE_SIZE = 10
 # Status and recipient are both periodic in the serial; server-side filters only need one period to find matches.
 FILTER_PERIOD = math.lcm(len(STATUS_CYCLE), len(RECIPIENTS))
 

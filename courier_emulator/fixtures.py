@@ -5,11 +5,12 @@ Use them with ``pytest_plugins = ["courier_emulator.fixtures"]`` (in a test modu
 * ``courier_emulator``: a running emulator with the default log (25 messages), ``FIXTURE_API_KEY``, no
   workspace (non-message paths are 404) and no faults.
 * ``courier_emulator_factory``: ``start(**run_in_thread_kwargs)`` for other sizes, anchors, keys, status
-  windows, a workspace (``workspace="small"`` or any object with ``handle(path, query)``) or a fault plan
-  (``faults=FaultPlan(...)``); every emulator it started is stopped at teardown.
+  windows, a workspace (``workspace="small"`` or any object with ``handle(path, query)``), a fault plan
+  (``faults=FaultPlan(...)``) or readings (``auth_failure_status=401``, ``honour_messages_limit=True``,
+  ``apply_enqueued_after=False``; ``courier_emulator.readings``); every emulator it started is stopped at teardown.
 
-A running emulator changes at run time through ``advance(...)``, ``set_faults(...)``, ``reset()`` and
-``stats()`` (the same as the ``/__admin/`` endpoints, see ``courier_emulator.admin``).
+A running emulator changes at run time through ``advance(...)``, ``set_faults(...)``, ``set_readings(...)``,
+``reset()`` and ``stats()`` (the same as the ``/__admin/`` endpoints, see ``courier_emulator.admin``).
 
 ``FIXTURE_API_KEY`` is long and distinctive on purpose, so a test can grep logs, state or output for it and
 prove the key never leaks.

@@ -121,9 +121,9 @@ def paging_a(request: Request, records: Sequence[Json], key: str, records_key: s
 
 def paging_b(request: Request, records: Sequence[Json], key: str, positions: Mapping[str, int] | None = None) -> Json:
     """Paging B over ``records`` (each identified by its field ``key``); ``positions`` as for ``page``."""
-    path, query = request.path, request.query
+    path, query = request.url_path, request.query  # the URLs keep an id with a "/" one segment (sch%2F...)
     size = limit(request, default=20, maximum=100, clamp=False)
-    shown = page(records, itemgetter(key), path, request.param("cursor"), size, positions=positions)
+    shown = page(records, itemgetter(key), request.path, request.param("cursor"), size, positions=positions)
     filters = {name: values[-1] for name, values in query.items() if values and name not in ("cursor", "limit")}
     url = path + ("?" + urlencode({name: values[-1] for name, values in query.items() if values}) if query else "")
     next_url = None

@@ -20,9 +20,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from courier_emulator.generation import DAY_MS
+from courier_emulator.readings import DEFAULT_READINGS, Readings
 
 Json = dict[str, Any]
 Handler = Callable[..., Any]
@@ -140,19 +141,30 @@ WORKSPACE_ROUTES = Router()
 
 
 class Request(NamedTuple):
-    """What a handler gets: the matched template, its ids and the query (each name -> every value sent)."""
+    """What a handler gets: the matched template, its ids, the query (each name -> every value sent) and the
+    server's readings (``courier_emulator.readings``; ``/messages`` routes only, the defaults elsewhere)."""
 
     template: str
     ids: list[str]
     query: dict[str, list[str]]
+    readings: Readings = DEFAULT_READINGS
 
     @property
     def path(self) -> str:
         """The template with its ids (decoded): the route a cursor names, e.g. ``/lists/beta.testers/subscriptions``."""
+        return self._with_ids(lambda value: value)
+
+    @property
+    def url_path(self) -> str:
+        """The path as a URL holds it: each id percent-encoded as one segment, as the SDK sends it
+        (``/digests/schedules/sch%2F<uuid>/instances``); the same as ``path`` for ids without ``/``, ``%``, ...."""
+        return self._with_ids(lambda value: quote(value, safe="!$&'()*+,;=:@"))
+
+    def _with_ids(self, encode: Callable[[str], str]) -> str:
         if not self.ids:
             return self.template
         ids = iter(self.ids)
-        return "/".join(next(ids) if part == "{id}" else part for part in self.template.split("/"))
+        return "/".join(encode(next(ids)) if part == "{id}" else part for part in self.template.split("/"))
 
     def last(self, name: str) -> str | None:
         """The last value sent, even empty."""

@@ -9,15 +9,17 @@ Every request is dispatched through a route registry (``courier_emulator.registr
   for an unknown path). Without a workspace, or for None, the path is unknown.
 * ``/__admin/...``: the test hooks of ``courier_emulator.admin`` (without auth, not recorded nor faulted).
 
-Auth and errors (section B): ``Authorization: Bearer <key>`` (scheme case-insensitive, key exact), else 401
-``{"message": "Unauthorized", "type": "authentication_error"}``. Auth is checked before routing, so an
-unauthenticated request to an unknown path is also 401. Unknown paths give 404, other methods than GET on a
+Auth and errors (sections B, H.1): ``Authorization: Bearer <key>`` (scheme case-insensitive, key exact), else
+403 ``{"message": "Invalid or missing authentication credentials", "type": "authorization_error"}``, or 401
+``{"message": "Unauthorized", "type": "authentication_error"}`` with ``auth_failure_status=401`` (the server's
+``Readings``, ``courier_emulator.readings``). Auth is checked before routing, so an unauthenticated request to an
+unknown path gets that answer too. Unknown paths give 404, other methods than GET on a
 known path 405 (with ``Allow: GET``), both with ``type`` ``invalid_request_error``; an emulator bug is a 500
 ``api_error`` (traceback on stderr). Every response body is JSON, except what the ``html-*`` and
 ``malformed-json`` faults send, and goes out in one write.
 
 Faults (``courier_emulator.faults``): the server's ``FaultPlan`` applies to every non-admin request, whatever
-the route, after its normal response is computed (so a fault can also replace a 401 or a 404, as a proxy in
+the route, after its normal response is computed (so a fault can also replace a 403 or a 404, as a proxy in
 front of Courier would). ``latency_ms`` delays every non-admin request.
 
 ``run_in_thread(...)`` runs the emulator inside the current process for tests (``RunningEmulator``, whose
@@ -59,6 +61,7 @@ from courier_emulator.data import (
     MessageLog,
 )
 from courier_emulator.faults import Fault, FaultPlan, applies, faulted_reply, with_retry_after
+from courier_emulator.readings import DEFAULT_AUTH_FAILURE_STATUS, Readings
 from courier_emulator.registry import MESSAGE_ROUTES, SIZES, InvalidRequest, NotFound, Request, Router
 from courier_emulator.replies import Reply, error_body, json_reply, method_not_allowed
 from courier_emulator.resources import messages as _messages  # noqa: F401 - registers the /messages routes
@@ -128,6 +131,7 @@ class CourierEmulatorServer(ThreadingHTTPServer):
         log: MessageLog,
         workspace: object | None = None,
         faults: FaultPlan | None = None,
+        readings: Readings | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("the API key must not be empty")
@@ -137,6 +141,7 @@ class CourierEmulatorServer(ThreadingHTTPServer):
         self.log = log
         self.workspace = workspace
         self.faults = faults or FaultPlan()  # replaced whole, never mutated: requests read it once
+        self.readings = readings or Readings()  # the same
         self.recorder = RequestRecorder(api_key)
         self.stats = Stats(self.recorder.mask)
         self.stopping = threading.Event()  # wakes requests sleeping for latency or a `slow` fault
@@ -279,7 +284,8 @@ class CourierRequestHandler(BaseHTTPRequestHandler):
     def _respond(self, path: str, query: dict[str, list[str]], authorized: bool) -> tuple[int, Any, dict[str, str]]:
         """The normal answer: ``(status, JSON body, extra headers)``."""
         if not authorized:
-            return 401, error_body(401, "Unauthorized"), {}
+            status, body = self.server.readings.auth_failure()
+            return status, body, {}
         try:
             if MESSAGE_ROUTES.owns(path):
                 return self._route(MESSAGE_ROUTES, self.server.log, path, query)
@@ -306,7 +312,7 @@ class CourierRequestHandler(BaseHTTPRequestHandler):
         if handler is None:
             return method_not_allowed(", ".join(match.handlers))
         try:
-            return 200, handler(owner, Request(match.template, match.ids, query)), {}
+            return 200, handler(owner, Request(match.template, match.ids, query, self.server.readings)), {}
         except InvalidRequest as exc:
             return 400, error_body(400, str(exc)), {}
         except NotFound:
@@ -385,6 +391,10 @@ class RunningEmulator:
     def faults(self) -> FaultPlan:
         return self._server.faults
 
+    @property
+    def readings(self) -> Readings:
+        return self._server.readings
+
     def requests(self) -> list[dict[str, Any]]:
         """Same list as ``GET /__admin/requests``."""
         return self._server.recorder.entries()
@@ -411,6 +421,11 @@ class RunningEmulator:
         plan = FaultPlan(faults, **settings)
         self._server.faults = plan
         return plan.to_json()
+
+    def set_readings(self, **readings: Any) -> dict[str, Any]:
+        """Same as ``POST /__admin/readings``: replaces the readings (a key not given takes its default)."""
+        self._server.readings = Readings(**readings)
+        return self._server.readings.to_json()
 
     def stop(self) -> None:
         if self._stopped:
@@ -441,11 +456,15 @@ def make_server(
     port: int = 0,
     workspace: object | None = None,
     faults: FaultPlan | None = None,
+    auth_failure_status: int = DEFAULT_AUTH_FAILURE_STATUS,
+    honour_messages_limit: bool = False,
+    apply_enqueued_after: bool = True,
 ) -> CourierEmulatorServer:
-    """A bound (not yet serving) emulator; ``ValueError`` for a non-loopback host or bad log parameters.
+    """A bound (not yet serving) emulator; ``ValueError`` for a non-loopback host, bad log parameters or readings.
 
     ``workspace``: an object with ``handle(path, query)``, or a size name for ``load_workspace``
-    (``"none"``, ``"small"``, ``"demo"``)."""
+    (``"none"``, ``"small"``, ``"demo"``). The last three are the readings (``courier_emulator.readings``)."""
+    readings = Readings(auth_failure_status, honour_messages_limit, apply_enqueued_after)
     if isinstance(workspace, str):
         workspace = load_workspace(workspace)
     return CourierEmulatorServer(
@@ -455,6 +474,7 @@ def make_server(
         log=MessageLog(messages, anchor_ms, spacing_ms, status_window_ms),
         workspace=workspace,
         faults=faults,
+        readings=readings,
     )
 
 

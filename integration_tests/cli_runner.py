@@ -75,7 +75,7 @@ def discovered_catalog(
                 "stream": stream,
                 "sync_mode": sync_mode,
                 "destination_sync_mode": "append_dedup" if incremental else "overwrite",
-                "primary_key": stream["source_defined_primary_key"],
+                "primary_key": stream.get("source_defined_primary_key"),  # journey_run_steps has none
                 **({"cursor_field": stream["default_cursor_field"]} if incremental else {}),
             }
         )

@@ -57,6 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SDM = Path(sys.executable).with_name("source-declarative-manifest")
 UNSAFE = "AIRBYTE_ENABLE_UNSAFE_CODE"
 KINDS = ("self-managed", "cloud")
+# Marked `cloud_export: first_page_only` in the manifest: the Cloud export reads each partition's first page only.
+FIRST_PAGE_ONLY_IN_CLOUD = ("journey_versions",)
 PAGINATORS = ("paginator_paging_cursor", "paginator_has_more", "paginator_top_level_cursor", "paginator_next_cursor")
 
 
@@ -165,8 +167,8 @@ def test_export_is_one_self_contained_manifest_the_cdk_schema_accepts(exports):
     assert all(name.startswith(BUILDER_PREFIX) for name in class_names)
     module = runpy.run_path(str(exports.components))  # the file the Builder is given defines each class
     assert all(isinstance(module[name.removeprefix(BUILDER_PREFIX)], type) for name in class_names)
-    # Each of the 26 streams reads its own inline schema, resolved: no file reference, no `$ref` left inside.
-    assert len(manifest["schemas"]) == 26 and "$ref" not in json.dumps(manifest["schemas"])
+    # Each of the 31 streams reads its own inline schema, resolved: no file reference, no `$ref` left inside.
+    assert len(manifest["schemas"]) == 31 and "$ref" not in json.dumps(manifest["schemas"])
 
 
 def test_cloud_export_is_one_self_contained_manifest_without_custom_components(exports):
@@ -190,8 +192,16 @@ def test_cloud_export_is_the_self_managed_export_with_each_custom_component_swap
         key: value for key, value in cloud.items() if key not in ("definitions", "spec")
     }
     assert cloud["definitions"].keys() == managed["definitions"].keys() - {"guarded_cursor"}
-    for name in cloud["definitions"].keys() - swapped:
+    first_page_only = {f"{stream}_stream" for stream in FIRST_PAGE_ONLY_IN_CLOUD}
+    for name in cloud["definitions"].keys() - swapped - first_page_only:
         assert cloud["definitions"][name] == managed["definitions"][name], name
+    for name in first_page_only:  # the same stream, its paging stopped after the first page and saying so
+        stream, managed_stream = cloud["definitions"][name], managed["definitions"][name]
+        assert stream["retriever"]["paginator"]["pagination_strategy"]["stop_condition"] == "{{ true }}"
+        assert stream["description"].startswith(managed_stream["description"] + " (Airbyte Cloud export: the first")
+        assert {key: value for key, value in stream.items() if key not in ("retriever", "description")} == {
+            key: value for key, value in managed_stream.items() if key != "description"
+        }
 
     assert cloud["definitions"]["error_handler"] == {
         "type": "DefaultErrorHandler",
@@ -273,7 +283,7 @@ def test_exports_declare_the_same_spec_and_catalog_as_the_packaged_connector(tmp
     packaged = of_type(cli(tmp_path, "discover", config)[1], "CATALOG")
     for kind in KINDS:
         assert of_type(sdm(tmp_path, exports, kind, "discover", config)[1], "CATALOG") == packaged, kind
-    assert len(packaged[0]["streams"]) == 26
+    assert len(packaged[0]["streams"]) == 31
 
     packaged_spec = of_type(cli(tmp_path, "spec")[1], "SPEC")[0]["connectionSpecification"]
     assert exports.parsed("self-managed")["spec"]["connection_specification"] == packaged_spec
@@ -307,9 +317,12 @@ def test_export_reads_every_stream_with_the_same_records_and_state_as_the_packag
         return results[0], results[1]
 
     (packaged_records, packaged_states), (exported_records, exported_states) = both()
-    assert len(packaged_records) == 26 and all(packaged_records.values())  # every stream has records to compare
+    assert len(packaged_records) == 31 and all(packaged_records.values())  # every stream has records to compare
     for stream in packaged_records:
-        assert exported_records[stream] == packaged_records[stream], stream
+        if kind == "cloud" and stream in FIRST_PAGE_ONLY_IN_CLOUD:  # the first page of each partition: fewer
+            assert set(exported_records[stream]) < set(packaged_records[stream]), stream
+        else:
+            assert exported_records[stream] == packaged_records[stream], stream
         assert comparable(exported_states)[stream] == comparable(packaged_states)[stream], stream
     assert exported_records.keys() == packaged_records.keys() and exported_states.keys() == packaged_states.keys()
 
@@ -319,6 +332,9 @@ def test_export_reads_every_stream_with_the_same_records_and_state_as_the_packag
     )
     # Resumed: only what is new (and the records at the saved cursors) comes again, the same from both.
     assert len(packaged_records["messages"]) == 6
+    if kind == "cloud":
+        for stream in FIRST_PAGE_ONLY_IN_CLOUD:
+            assert set(exported_records.pop(stream)) < set(packaged_records.pop(stream)), stream
     assert exported_records == packaged_records and comparable(exported_states2) == comparable(packaged_states2)
     assert exported_states2["messages"] != exported_states["messages"]
 
@@ -584,9 +600,10 @@ def test_a_marked_stream_reads_one_page_in_the_cloud_export_only_and_its_refs_in
         assert strategy["stop_condition"] == "{{ true }}" and strategy["type"] == "CursorPagination", name
         assert "Airbyte Cloud export: the first page of each partition only" in stream["description"]
         assert "cloud_export" not in json.dumps(cloud)
-    unmarked = cloud_manifest(packaged_manifest())
-    assert unmarked["definitions"]["run_stream"] == cloud["definitions"]["run_stream"]
-    assert "first page" not in json.dumps(unmarked["definitions"])
+    packaged = cloud_manifest(packaged_manifest())
+    assert packaged["definitions"]["run_stream"] == cloud["definitions"]["run_stream"]
+    marked_in_the_package = [name for name, node in packaged["definitions"].items() if "first page" in json.dumps(node)]
+    assert marked_in_the_package == [f"{stream}_stream" for stream in FIRST_PAGE_ONLY_IN_CLOUD]
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ def test_discover_declares_messages_incremental_on_enqueued(tmp_path, courier):
     assert code == 0
     (catalog,) = of_type(messages, "CATALOG")
     stream = catalog["streams"][0]  # every stream is declared; unit_tests/test_streams.py checks them all
-    assert len(catalog["streams"]) == 26
+    assert len(catalog["streams"]) == 31
     assert (stream["name"], stream["default_cursor_field"], stream["source_defined_primary_key"]) == (
         "messages",
         ["enqueued"],

@@ -67,7 +67,8 @@ FIRST_TEN_STATUSES = [
     "DELIVERED",
 ]
 CLI_API_KEY = "courier-emulator-cli-test-key-0b6f3e9d2c7a4185"
-UNAUTHORIZED = {"message": "Unauthorized", "type": "authentication_error"}
+UNAUTHORIZED = {"message": "Unauthorized", "type": "authentication_error"}  # with auth_failure_status=401
+FORBIDDEN = {"message": "Invalid or missing authentication credentials", "type": "authorization_error"}
 NOT_FOUND = {"message": "Not Found", "type": "invalid_request_error"}
 
 
@@ -372,18 +373,23 @@ def test_a_filter_that_matches_nothing_returns_an_empty_last_page(courier_emulat
 @pytest.mark.parametrize(
     "authorization", [None, "Bearer wrong-key", "Bearer {key}x", "Bearer  {key}", "Basic {key}", "{key}"]
 )
-def test_a_missing_or_wrong_key_is_a_401_authentication_error(
-    courier_emulator: RunningEmulator, authorization: str | None
+@pytest.mark.parametrize(
+    ("setting", "status", "body"), [({}, 403, FORBIDDEN), ({"auth_failure_status": 401}, 401, UNAUTHORIZED)]
+)
+def test_a_missing_or_wrong_key_is_a_403_authorization_error_or_with_the_setting_a_401(
+    courier_emulator_factory: Any, authorization: str | None, setting: dict[str, int], status: int, body: Any
 ) -> None:
-    headers = {"Authorization": authorization.format(key=courier_emulator.api_key)} if authorization else {}
-    connection = http.client.HTTPConnection(urlsplit(courier_emulator.base_url).netloc, timeout=10)
+    emulator = courier_emulator_factory(**setting)
+    headers = {"Authorization": authorization.format(key=emulator.api_key)} if authorization else {}
+    connection = http.client.HTTPConnection(urlsplit(emulator.base_url).netloc, timeout=10)
     connection.request("GET", "/messages", headers=headers)
     reply = connection.getresponse()
 
-    assert reply.status == 401
+    assert reply.status == status
     assert reply.getheader("Content-Type") == "application/json"
-    assert json.loads(reply.read()) == UNAUTHORIZED
+    assert json.loads(reply.read()) == body
     connection.close()
+    assert emulator.requests()[0]["authorized"] is False
 
 
 def test_the_bearer_scheme_is_case_insensitive(courier_emulator: RunningEmulator) -> None:
@@ -410,8 +416,10 @@ def test_an_unknown_path_is_a_404(courier_emulator: RunningEmulator, path: str) 
     assert response.headers["Content-Type"] == "application/json"
 
 
-def test_an_unknown_path_without_a_key_is_a_401(courier_emulator: RunningEmulator) -> None:
-    response = call(courier_emulator.base_url, "/brands", key=None)
+def test_an_unknown_path_without_a_key_is_a_403_or_with_the_setting_a_401(courier_emulator_factory: Any) -> None:
+    response = call(courier_emulator_factory().base_url, "/brands", key=None)
+    assert (response.status, response.body) == (403, FORBIDDEN)
+    response = call(courier_emulator_factory(auth_failure_status=401).base_url, "/brands", key=None)
     assert (response.status, response.body) == (401, UNAUTHORIZED)
 
 
@@ -878,7 +886,7 @@ def test_non_message_paths_go_to_the_workspace(courier_emulator_factory: Any) ->
         {"paging": {"cursor": None, "more": False}, "results": [{"id": "brand-1"}]},
     )
     assert (unknown.status, unknown.body) == (404, NOT_FOUND)
-    assert unauthorized.status == 401
+    assert unauthorized.status == 403
     assert workspace.calls == [("/brands", {"cursor": ["abc"]}), ("/nothing/here", {})]
     assert emulator.workspace is workspace
 
@@ -1095,7 +1103,7 @@ def test_cli_prints_its_base_url_first_serves_and_exits_cleanly_on_a_signal(
         assert [r["id"] for r in first["results"]] == FIRST_TEN_IDS
         second = call(base_url, "/messages", {"cursor": first["paging"]["cursor"]}, key=key).body
         assert [r["id"] for r in second["results"]] == [message(10)["id"], message(11)["id"]]
-        assert call(base_url, "/messages", key="wrong").status == 401
+        assert call(base_url, "/messages", key="wrong").status == 403
 
         process.send_signal(stop_signal)
         stdout, stderr = process.communicate(timeout=15)
@@ -1248,3 +1256,323 @@ def test_run_in_thread_loads_a_workspace_by_size_name() -> None:
     with run_in_thread(workspace="small") as emulator:
         assert isinstance(emulator.workspace, workspace_module.Workspace)
         assert get(emulator, "/brands").status == 200
+
+
+# --- readings: where Courier's docs and the live API disagree (courier_emulator.readings) ---------------------
+
+
+@pytest.mark.parametrize("limit", ["100", "3", "0", "1000", "abc", ""])
+def test_by_default_messages_accepts_any_limit_serves_ten_a_page_and_records_it(
+    courier_emulator: RunningEmulator, limit: str
+) -> None:
+    response = messages(courier_emulator, limit=limit)
+
+    assert response.status == 200
+    assert [r["id"] for r in response.body["results"]] == FIRST_TEN_IDS
+    assert response.body["paging"] == {"cursor": cursor_of(message(9)), "more": True}
+    assert courier_emulator.requests()[0]["query"] == {"limit": limit}
+
+
+def test_an_honoured_limit_sets_the_page_size_and_cursors_hold_across_page_sizes(courier_emulator_factory: Any) -> None:
+    emulator = courier_emulator_factory(messages=250, honour_messages_limit=True)
+
+    page_100 = messages(emulator, limit="100").body
+    assert [r["id"] for r in page_100["results"]] == [message(i)["id"] for i in range(100)]
+    assert page_100["paging"] == {"cursor": cursor_of(message(99)), "more": True}
+    cursor = page_100["paging"]["cursor"]
+    # A cursor names a message, not a page: it reads on at any page size, the default 10 included.
+    assert [r["id"] for r in messages(emulator, cursor=cursor).body["results"]] == [
+        message(i)["id"] for i in range(100, 110)
+    ]
+    assert [r["id"] for r in messages(emulator, cursor=cursor, limit="3").body["results"]] == [
+        message(i)["id"] for i in range(100, 103)
+    ]
+    rest = messages(emulator, cursor=cursor, limit="100").body
+    assert rest["paging"] == {"cursor": cursor_of(message(199)), "more": True}
+    last = messages(emulator, cursor=rest["paging"]["cursor"], limit="100").body
+    assert len(last["results"]) == 50 and last["paging"] == {"cursor": None, "more": False}
+    # Mixed page sizes over one walk still give every message once, newest first.
+    seen, cursor, sizes = [], None, iter(["1", "100", "7", "", "55", "100", "100"])
+    while True:
+        params = {"limit": next(sizes)} | ({"cursor": cursor} if cursor else {})
+        body = messages(emulator, **params).body
+        seen += [r["id"] for r in body["results"]]
+        if not body["paging"]["more"]:
+            break
+        cursor = body["paging"]["cursor"]
+    assert seen == list(MessageLog(250).ids())
+
+
+def test_an_honoured_limit_works_with_the_filters(courier_emulator_factory: Any) -> None:
+    emulator = courier_emulator_factory(honour_messages_limit=True)
+    body = messages(emulator, limit="2", status="UNDELIVERABLE,DIGESTED").body
+    assert [r["id"] for r in body["results"]] == [message(5)["id"], message(6)["id"]]
+    assert body["paging"] == {"cursor": cursor_of(message(6)), "more": True}
+    assert len(messages(emulator, limit="100", enqueued_after=str(message(14)["enqueued"])).body["results"]) == 15
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "abc", "1.5", "1e2"])
+def test_an_honoured_limit_outside_1_to_100_is_a_400(courier_emulator_factory: Any, limit: str) -> None:
+    response = messages(courier_emulator_factory(honour_messages_limit=True), limit=limit)
+    assert response.status == 400
+    assert response.body["type"] == "invalid_request_error" and "limit" in response.body["message"]
+
+
+def test_an_ignored_enqueued_after_is_recorded_but_returns_the_whole_log(courier_emulator_factory: Any) -> None:
+    emulator = courier_emulator_factory(apply_enqueued_after=False)
+    newest_plus_one = str(message(0)["enqueued"] + 1)  # applied, nothing would be returned
+
+    pages = walk(emulator, enqueued_after=newest_plus_one)
+    malformed = messages(emulator, enqueued_after="yesterday")  # neither parsed nor applied
+
+    assert [r["id"] for page in pages for r in page["results"]] == list(MessageLog(25).ids())
+    assert [len(page["results"]) for page in pages] == [10, 10, 5]
+    assert (malformed.status, [r["id"] for r in malformed.body["results"]]) == (200, FIRST_TEN_IDS)
+    assert emulator.stats()["filters"]["enqueued_after"] == [newest_plus_one] * 3 + ["yesterday"]
+    assert emulator.requests()[1]["query"] == {"enqueued_after": newest_plus_one, "cursor": cursor_of(message(9))}
+
+
+def test_admin_readings_show_and_replace_the_readings(courier_emulator: RunningEmulator) -> None:
+    defaults = {"auth_failure_status": 403, "honour_messages_limit": False, "apply_enqueued_after": True}
+    assert admin(courier_emulator, "GET", "readings").body == defaults
+    assert courier_emulator.readings.to_json() == defaults
+    assert call(courier_emulator.base_url, "/messages", key="wrong").status == 403
+
+    changed = {"auth_failure_status": 401, "honour_messages_limit": True, "apply_enqueued_after": False}
+    assert admin(courier_emulator, "POST", "readings", changed).body == changed
+    assert call(courier_emulator.base_url, "/messages", key="wrong").body == UNAUTHORIZED
+    assert len(messages(courier_emulator, limit="2", enqueued_after="yesterday").body["results"]) == 2
+    # Neither a new fault plan nor a reset touches them; a missing key takes its default.
+    courier_emulator.set_faults([])
+    admin(courier_emulator, "POST", "reset")
+    assert admin(courier_emulator, "GET", "readings").body == changed
+    assert admin(courier_emulator, "POST", "readings", {"honour_messages_limit": True}).body == (
+        defaults | {"honour_messages_limit": True}
+    )
+    assert courier_emulator.set_readings(auth_failure_status=401) == defaults | {"auth_failure_status": 401}
+    assert call(courier_emulator.base_url, "/messages", key="wrong").status == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "message_part"),
+    [
+        ({"auth_failure_status": 400}, "auth_failure_status must be 401 or 403"),
+        ({"auth_failure_status": "401"}, "auth_failure_status must be 401 or 403"),
+        ({"auth_failure_status": 403.0}, "auth_failure_status must be 401 or 403"),
+        ({"honour_messages_limit": "yes"}, "honour_messages_limit must be true or false"),
+        ({"apply_enqueued_after": 0}, "apply_enqueued_after must be true or false"),
+        ({"colour": "red"}, "unknown keys: colour"),
+        ([], "the body must be a JSON object"),
+    ],
+)
+def test_admin_readings_reject_an_invalid_body_and_keep_the_old_ones(
+    courier_emulator: RunningEmulator, body: Any, message_part: str
+) -> None:
+    courier_emulator.set_readings(auth_failure_status=401)
+    response = admin(courier_emulator, "POST", "readings", body)
+    assert response.status == 400 and response.body["type"] == "invalid_request_error"
+    assert message_part in response.body["message"]
+    assert courier_emulator.readings.auth_failure_status == 401
+    assert admin(courier_emulator, "PUT", "readings").status == 405
+
+
+def test_run_in_thread_refuses_bad_readings() -> None:
+    with pytest.raises(ValueError, match="auth_failure_status must be 401 or 403"):
+        run_in_thread(auth_failure_status=404)
+    with pytest.raises(ValueError, match="honour_messages_limit must be true or false"):
+        run_in_thread(honour_messages_limit="honoured")
+
+
+def test_cli_reading_flags_default_to_the_live_readings_and_help_documents_them() -> None:
+    from courier_emulator.__main__ import reading_options
+
+    assert reading_options(build_parser().parse_args([])) == {
+        "auth_failure_status": 403,
+        "honour_messages_limit": False,
+        "apply_enqueued_after": True,
+    }
+    args = ["--auth-failure-status", "401", "--messages-limit", "honoured", "--ignore-enqueued-after"]
+    assert reading_options(build_parser().parse_args(args)) == {
+        "auth_failure_status": 401,
+        "honour_messages_limit": True,
+        "apply_enqueued_after": False,
+    }
+    help_text = " ".join(build_parser().format_help().split())
+    for flag in ("--auth-failure-status {401,403}", "--messages-limit {ignored,honoured}", "--ignore-enqueued-after"):
+        assert flag in help_text
+
+
+@pytest.mark.parametrize("args", [["--auth-failure-status", "404"], ["--messages-limit", "sometimes"]])
+def test_cli_rejects_bad_reading_flags(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(args)
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_cli_serves_the_readings_its_flags_ask_for() -> None:
+    flags = ["--auth-failure-status", "401", "--messages-limit", "honoured", "--ignore-enqueued-after"]
+    with cli("--port", "0", "--workspace", "none", *flags) as process:
+        base_url = first_line(process).strip()
+        assert call(base_url, "/messages", key=None).body == UNAUTHORIZED
+        body = call(base_url, "/messages", {"limit": "25", "enqueued_after": "9999999999999"}, key=DEMO_API_KEY).body
+        assert len(body["results"]) == 25 and body["paging"]["more"] is False
+        assert call(base_url, "/__admin/readings", key=None).body == {
+            "auth_failure_status": 401,
+            "honour_messages_limit": True,
+            "apply_enqueued_after": False,
+        }
+
+
+# --- journey versions and templates, notification versions, digest instances ----------------------------------
+
+
+@pytest.fixture
+def small(courier_emulator_factory: Any) -> RunningEmulator:
+    return courier_emulator_factory(workspace="small")
+
+
+def walk_a(emulator: RunningEmulator, path: str, key: str, **params: str) -> list[dict[str, Any]]:
+    """Every page of a paging-A list, following ``paging.cursor``."""
+    pages = [get(emulator, path, **params).body]
+    while pages[-1]["paging"]["more"]:
+        pages.append(get(emulator, path, **params, cursor=pages[-1]["paging"]["cursor"]).body)
+    assert pages[-1]["paging"] == {"cursor": None, "more": False}
+    return pages
+
+
+def test_journey_versions_page_most_recent_first_with_a_working_cursor(small: RunningEmulator) -> None:
+    journeys = small.workspace.automation_templates["journeys"]  # type: ignore[attr-defined]
+    by_journey = {j["id"]: walk_a(small, f"/journeys/{j['id']}/versions", "results") for j in journeys}
+    versions = {j: [v["version"] for page in pages for v in page["results"]] for j, pages in by_journey.items()}
+    sizes = {j: [len(page["results"]) for page in pages] for j, pages in by_journey.items()}
+
+    assert list(versions.values()) == [["v3", "v2", "v1"], ["v1"], ["v2", "v1"], []]  # the last: draft only
+    assert list(sizes.values()) == [[2, 1], [1], [2], [0]]
+    for pages in by_journey.values():
+        created = [v["created"] for page in pages for v in page["results"]]
+        assert created == sorted(created, reverse=True)
+        assert all(v["published"] >= v["created"] and v["name"] for page in pages for v in page["results"])
+    assert get(small, "/journeys/no-such-journey/versions").status == 404
+    assert get(small, "/journeys/no-such-journey/versions").body == NOT_FOUND
+    other = encode_workspace_cursor(f"/journeys/{journeys[1]['id']}/versions", "v1")
+    assert get(small, f"/journeys/{journeys[0]['id']}/versions", cursor=other).status == 400
+    assert small.stats()["requests"]["GET /journeys/{id}/versions"] == 8
+
+
+def encode_workspace_cursor(route: str, key: str) -> str:
+    return base64.b64encode(f"{route}\n>\n{key}".encode()).decode()
+
+
+def test_journey_templates_page_with_limit(small: RunningEmulator) -> None:
+    journey = small.workspace.automation_templates["journeys"][2]["id"]  # type: ignore[attr-defined]
+    path = f"/journeys/{journey}/templates"
+    default = walk_a(small, path, "results")
+    one_by_one = walk_a(small, path, "results", limit="1")
+
+    assert [len(page["results"]) for page in default] == [2, 1]
+    assert [len(page["results"]) for page in one_by_one] == [1, 1, 1]
+    assert [t for page in one_by_one for t in page["results"]] == [t for page in default for t in page["results"]]
+    assert all(t["id"].startswith("nt_") for page in default for t in page["results"])
+    assert len(get(small, path, limit="100").body["results"]) == 3
+    for bad in ("0", "101", "x"):
+        assert get(small, path, limit=bad).status == 400
+    assert get(small, "/journeys/no-such-journey/templates").status == 404
+
+
+def test_notification_versions_draft_first_then_published_with_limit_up_to_10(small: RunningEmulator) -> None:
+    template_id = "TAFGNB3GNQ4MZVHW4WV4R8Q8ZVN4"  # the message log's "welcome" template
+    pages = walk_a(small, f"/notifications/{template_id}/versions", "versions", limit="2")
+    versions = [v for page in pages for v in page["versions"]]
+
+    assert [v["version"] for v in versions] == ["draft", "published:v003", "v002", "v001"]
+    assert [len(page["versions"]) for page in pages] == [2, 2]
+    assert "has_changes" in versions[0] and all("has_changes" not in v for v in versions[1:])
+    assert [v["created"] for v in versions] == sorted((v["created"] for v in versions), reverse=True)
+    assert get(small, f"/notifications/{template_id}/versions").body["versions"] == versions
+    assert get(small, f"/notifications/{template_id}/versions", limit="10").status == 200
+    for bad in ("11", "100", "0"):
+        assert get(small, f"/notifications/{template_id}/versions", limit=bad).status == 400
+    assert get(small, "/notifications/NOPE/versions").status == 404
+
+
+def digest_schedules(emulator: RunningEmulator, path: str = "/preferences/sections") -> dict[str, list[str]]:
+    """Schedule id -> the names of the topics whose digest names it, as the API shows them."""
+    named: dict[str, list[str]] = {}
+    for section in get(emulator, path).body["results"]:
+        for topic in section["topics"]:
+            for schedule in topic.get("digest", {}).get("schedules", []):
+                named.setdefault(schedule["schedule_id"], []).append(topic["name"])
+    return named
+
+
+def test_topics_name_digest_schedules_one_shared_and_legacy(small: RunningEmulator) -> None:
+    named = digest_schedules(small)
+    legacy = [s for s in named if s.startswith("sch/")]
+
+    assert sorted(named.values()) == [["Billing"], ["Billing", "Product updates"], ["Product updates"]]
+    assert len(legacy) == 1 and named[legacy[0]] == ["Billing", "Product updates"]
+    assert re.fullmatch(f"sch/{UUID_LIKE}", legacy[0])
+    assert all(re.fullmatch(r"sch_01[0-9a-hjkmnp-tv-z]{24}", s) for s in named if s not in legacy)
+    # The topics routes show the same digests as the sections.
+    section = get(small, "/preferences/sections").body["results"][0]
+    assert get(small, f"/preferences/sections/{section['id']}/topics").body["results"] == section["topics"]
+
+
+def test_digest_instances_of_a_legacy_schedule_are_read_percent_encoded_and_page_by_next_url(
+    small: RunningEmulator,
+) -> None:
+    legacy = next(s for s in digest_schedules(small) if s.startswith("sch/"))
+    small.reset()
+    encoded = legacy.replace("/", "%2F")
+    path = f"/digests/schedules/{encoded}/instances"
+
+    pages = [get(small, path, limit="2").body]
+    while pages[-1]["has_more"]:
+        pages.append(call(small.base_url, pages[-1]["next_url"], key=small.api_key).body)  # next_url verbatim
+    whole = get(small, path).body
+
+    assert [len(page["items"]) for page in pages] == [2, 2]
+    assert pages[0]["url"] == f"{path}?limit=2"
+    assert pages[0]["next_url"].startswith(f"{path}?cursor=")
+    assert pages[-1]["cursor"] is None and pages[-1]["next_url"] is None and pages[-1]["type"] == "list"
+    items = [item for page in pages for item in page["items"]]
+    assert items == whole["items"] and whole["has_more"] is False and whole["url"] == path
+    assert len({item["user_id"] for item in items}) == len(items)  # one per user
+    created = [item["created_at"] for item in items]
+    assert created == sorted(created, reverse=True)
+    assert all(item["event_count"] == sum(item["category_key_counts"].values()) for item in items)
+    assert {entry["path"] for entry in small.requests()} == {path}  # recorded as sent, still encoded
+    assert small.stats()["requests"] == {"GET /digests/schedules/{id}/instances": 3}
+
+
+def test_digest_instances_unknown_unencoded_or_bad_limit(small: RunningEmulator) -> None:
+    named = digest_schedules(small)
+    legacy = next(s for s in named if s.startswith("sch/"))
+    current = next(s for s in named if s.startswith("sch_"))
+
+    assert get(small, f"/digests/schedules/{current}/instances").status == 200
+    assert get(small, f"/digests/schedules/{legacy}/instances").body == NOT_FOUND  # "/" unencoded: no route
+    assert get(small, "/digests/schedules/sch_01nosuchschedule/instances").status == 404
+    assert get(small, "/digests/schedules/sch%2Fnot-a-schedule/instances").status == 404
+    assert get(small, "/digests/schedules/sch%252F" + legacy[4:] + "/instances").status == 404  # encoded twice
+    assert get(small, f"/digests/schedules/{current}/instances", limit="101").status == 400
+    assert get(small, f"/digests/schedules/{current}/instances", limit="0").status == 400
+
+
+def test_the_demo_workspace_has_more_digests_a_disabled_schedule_without_instances(
+    courier_emulator_factory: Any,
+) -> None:
+    demo = courier_emulator_factory(workspace="demo")
+    named = digest_schedules(demo)
+    assert sum(len(topics) > 1 for topics in named.values()) == 1
+    assert sum(s.startswith("sch/") for s in named) == 2
+    sections = get(demo, "/preferences/sections").body["results"]
+    schedules = {
+        s["schedule_id"]: s for x in sections for t in x["topics"] for s in t.get("digest", {}).get("schedules", [])
+    }
+    disabled = [s for s in schedules.values() if s["disabled"]]
+    assert len(disabled) == 1 and "frequency" not in disabled[0]
+    for schedule_id, schedule in schedules.items():
+        body = get(demo, f"/digests/schedules/{schedule_id.replace('/', '%2F')}/instances", limit="100").body
+        assert (len(body["items"]) == 0) == schedule["disabled"]

@@ -341,7 +341,7 @@ def test_faults_apply_to_workspace_routes_and_unauthorized_requests(courier_emul
     assert fetch(emulator, "/brands").status == 503
     assert fetch(emulator, "/brands").status == 200
     assert fetch(emulator, "/messages", key=False).status == 503
-    assert fetch(emulator, "/messages", key=False).status == 401
+    assert fetch(emulator, "/messages", key=False).status == 403
     assert emulator.stats()["requests"] == {"GET /brands": 2, "GET /messages": 2}
 
 
@@ -477,8 +477,11 @@ def test_setting_a_plan_restarts_the_per_url_counts(courier_emulator: RunningEmu
     [("401", 401, "authentication_error"), ("403", 403, "authorization_error")],
     ids=["401", "403"],
 )
-def test_auth_faults_answer_with_couriers_error_body(courier_emulator_factory, kind, status, type_):
-    emulator = courier_emulator_factory(workspace=None)
+@pytest.mark.parametrize("auth_failure_status", [401, 403])
+def test_auth_faults_answer_with_couriers_error_body(
+    courier_emulator_factory, kind, status, type_, auth_failure_status
+):
+    emulator = courier_emulator_factory(workspace=None, auth_failure_status=auth_failure_status)
     emulator.set_faults([kind])
 
     response = fetch(emulator, "/messages")
@@ -502,3 +505,21 @@ def test_retry_after_on_errors_is_off_by_default(courier_emulator_factory):
     emulator.set_faults(["503"])
 
     assert "Retry-After" not in fetch(emulator, "/messages").headers
+
+
+def test_repeat_cursor_applies_to_journey_versions_which_document_no_cursor_parameter(courier_emulator_factory):
+    emulator = courier_emulator_factory(workspace="small")
+    journey_id = next(j for j, versions in emulator.workspace.journey_versions.items() if len(versions) == 3)
+    path = f"/journeys/{journey_id}/versions"
+    page_1 = fetch(emulator, path).json()
+    cursor = page_1["paging"]["cursor"]
+    emulator.set_faults(["repeat-cursor:1:/journeys/"], max_in_a_row=1)
+
+    assert fetch(emulator, path).json() == page_1  # page 1: no cursor to repeat, served normally
+    repeated = fetch(emulator, path, {"cursor": cursor}).json()
+    normal = fetch(emulator, path, {"cursor": cursor}).json()
+
+    assert repeated["paging"] == {"cursor": cursor, "more": True}  # a client without a guard loops
+    assert [v["version"] for v in repeated["results"]] == ["v1"]
+    assert normal == {"paging": {"cursor": None, "more": False}, "results": repeated["results"]}
+    assert emulator.stats()["faults"] == {"repeat-cursor": 1}

@@ -14,9 +14,10 @@ The emulator runs in-process: ``run_in_thread(api_key=..., workspace=Workspace("
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pydantic
 import pytest
@@ -350,6 +351,44 @@ def test_runs_filter_and_page(client: Courier, workspace: Workspace, kind: str) 
             client.journeys.runs.retrieve(workspace.handle("/automations/runs", {})[1]["runs"][0]["run_id"])
 
 
+# --- journey versions and templates, notification versions -------------------------------------------------
+
+
+def test_journey_versions_templates_and_run_steps(client: Courier, workspace: Workspace) -> None:
+    versions: dict[str, list[str]] = {}
+    for journey in workspace.automation_templates["journeys"]:
+        # list_versions documents no cursor parameter, but its response carries one: sent as an extra parameter.
+        pages = [fetch(client.journeys.with_raw_response.list_versions, journey["id"])]
+        while paging_a(pages[-1][0]):
+            cursor = pages[-1][0].paging.cursor
+            pages.append(
+                fetch(client.journeys.with_raw_response.list_versions, journey["id"], extra_query={"cursor": cursor})
+            )
+        versions[journey["id"]] = [v["version"] for v in records(pages, "results")]
+        assert all(isinstance(v["created"], int) and isinstance(v["published"], int) for v in records(pages, "results"))
+        templates = walk(client.journeys.templates.with_raw_response.list, journey["id"], limit=2, next_cursor=paging_a)
+        assert all(t["id"].startswith("nt_") and isinstance(t["created"], int) for t in records(templates, "results"))
+        whole, _ = fetch(client.journeys.templates.with_raw_response.list, journey["id"], limit=100)
+        assert [t.id for t in whole.results] == [t["id"] for t in records(templates, "results")]
+    assert list(versions.values()) == [["v3", "v2", "v1"], ["v1"], ["v2", "v1"], []]  # the last is draft-only
+    run_id = workspace.automation_runs["journeys"][0]["run_id"]
+    steps, raw = fetch(client.journeys.runs.with_raw_response.list_steps, run_id)
+    assert [step.node_id for step in steps.steps] == [f"node_{k + 1}" for k in range(len(raw["steps"]))]
+
+
+def test_notification_versions(client: Courier) -> None:
+    for template in records(walk(client.notifications.with_raw_response.list, next_cursor=paging_a), "results"):
+        pages = walk(
+            client.notifications.with_raw_response.list_versions, template["id"], limit=2, next_cursor=paging_a
+        )
+        versions = [v["version"] for v in records(pages, "versions")]
+        assert versions[0] == "draft" and re.fullmatch(r"published:v\d{3}", versions[1])
+        assert all(re.fullmatch(r"v\d{3}", version) for version in versions[2:])
+        assert [int(v[-3:]) for v in versions[1:]] == list(range(len(versions) - 1, 0, -1))
+        whole, _ = fetch(client.notifications.with_raw_response.list_versions, template["id"])
+        assert [v.version for v in whole.versions] == versions and not whole.paging.more
+
+
 # --- preferences ---------------------------------------------------------------------------------------------
 
 
@@ -393,6 +432,28 @@ def test_workspace_preferences_sections_topics_and_logs(client: Courier, workspa
     assert topic.topic.topic_id == topic_id and topic.topic.status == "REQUIRED"
 
 
+def test_digest_instances_of_every_schedule_the_topics_name(client: Courier, workspace: Workspace) -> None:
+    sections, _ = fetch(client.workspace_preferences.with_raw_response.list)
+    named: dict[str, list[str]] = {}
+    for section in sections.results:
+        for topic in section.topics:
+            for schedule in topic.digest.schedules if topic.digest else []:
+                named.setdefault(schedule.schedule_id, []).append(topic.name)
+    assert sorted(named.values()) == [["Billing"], ["Billing", "Product updates"], ["Product updates"]]
+    assert [s for s in named if s.startswith("sch/")] == [s for s, topics in named.items() if len(topics) == 2]
+    for schedule_id in named:
+        # The SDK percent-encodes the schedule id as one path segment: sch/<uuid> goes as sch%2F<uuid>.
+        pages = walk(
+            client.digests.schedules.with_raw_response.list_instances, schedule_id, limit=2, next_cursor=paging_b
+        )
+        items = records(pages, "items")
+        assert len(pages) >= 2 and len({item["user_id"] for item in items}) == len(items)
+        assert {item["user_id"] for item in items} <= set(workspace.user_ids)
+        whole, raw = fetch(client.digests.schedules.with_raw_response.list_instances, schedule_id)
+        assert raw["items"] == items and not whole.has_more
+        assert raw["url"] == f"/digests/schedules/{quote(schedule_id, safe='')}/instances"
+
+
 # --- users --------------------------------------------------------------------------------------------------
 
 
@@ -419,7 +480,7 @@ def test_profiles_and_tokens(client: Courier, workspace: Workspace) -> None:
 # --- errors and determinism ---------------------------------------------------------------------------------
 
 
-def test_errors(client: Courier) -> None:
+def test_errors(client: Courier, workspace: Workspace) -> None:
     for call in (
         lambda: client.brands.retrieve("NOPE"),
         lambda: client.lists.subscriptions.list("no.such.list"),
@@ -427,6 +488,11 @@ def test_errors(client: Courier) -> None:
         lambda: client.profiles.retrieve("user-nobody"),
         lambda: client.users.tokens.list("user-nobody"),
         lambda: client.journeys.runs.retrieve("no-such-run"),
+        lambda: client.journeys.list_versions("no-such-journey"),
+        lambda: client.journeys.templates.list("no-such-journey"),
+        lambda: client.notifications.list_versions("NOPE"),
+        lambda: client.digests.schedules.list_instances("sch_01nosuchschedule"),
+        lambda: client.digests.schedules.list_instances("sch/00000000-0000-4000-8000-000000000000"),
     ):
         with pytest.raises(NotFoundError) as raised:
             call()
@@ -440,6 +506,10 @@ def test_errors(client: Courier) -> None:
         lambda: client.workspace_preferences.list_logs(tenant_id="acme"),
         lambda: client.automations.runs.list(start_date="2025-02-30"),
         lambda: client.automations.list(version="latest"),
+        lambda: client.notifications.list_versions(MESSAGE_TEMPLATES[0][1], limit=11),
+        lambda: client.journeys.templates.list(client.journeys.list().templates[0].id, limit=101),
+        lambda: client.digests.schedules.list_instances(next(iter(workspace.digest_schedules)), limit=0),
+        lambda: client.digests.schedules.list_instances(next(iter(workspace.digest_schedules)), limit=101),
     ):
         with pytest.raises(BadRequestError) as bad:
             call()
@@ -517,7 +587,8 @@ def test_every_demo_route_matches_the_sdk_models() -> None:
 
     for brand in check("/brands", sdk.BrandListResponse, "results"):
         check(f"/brands/{brand['id']}", sdk.Brand)
-    check("/notifications", sdk.NotificationListResponse, "results")
+    for template in check("/notifications", sdk.NotificationListResponse, "results"):
+        check(f"/notifications/{template['id']}/versions", sdk.NotificationTemplateVersionListResponse, "versions")
     for lst in check("/lists", sdk.ListListResponse, "items"):
         check(f"/lists/{lst['id']}", sdk.SubscriptionList)
         check(f"/lists/{lst['id']}/subscriptions", sdk_lists.SubscriptionListResponse, "items")
@@ -535,12 +606,16 @@ def test_every_demo_route_matches_the_sdk_models() -> None:
     for version in ("published", "draft"):
         check("/automations", sdk.AutomationTemplateListResponse, "templates", version=version)
         check("/journeys", sdk.JourneysListResponse, "templates", version=version)
+    for journey in check("/journeys", sdk.JourneysListResponse, "templates", version="draft"):
+        check(f"/journeys/{journey['id']}/versions", sdk.JourneyVersionsListResponse, "results")
+        check(f"/journeys/{journey['id']}/templates", sdk.JourneyTemplateListResponse, "results", limit="2")
     for run in check("/automations/runs", sdk.AutomationRunListResponse, "runs", limit="50"):
         check(f"/automations/runs/{run['run_id']}/steps", sdk.AutomationRunStepsResponse)
     for run in check("/journeys/runs", sdk.JourneyRunListResponse, "runs", limit="50"):
         check(f"/journeys/runs/{run['run_id']}", sdk.JourneyRunResponse)
         check(f"/journeys/runs/{run['run_id']}/steps", sdk.JourneyRunStepsResponse)
     topic_ids: list[str] = []
+    schedule_ids: set[str] = set()
     for section in check("/preferences/sections", sdk.WorkspacePreferenceListResponse)[0]["results"]:
         check(f"/preferences/sections/{section['id']}", sdk.WorkspacePreferenceGetResponse)
         for topic in check(f"/preferences/sections/{section['id']}/topics", sdk.WorkspacePreferenceTopicListResponse)[
@@ -550,6 +625,10 @@ def test_every_demo_route_matches_the_sdk_models() -> None:
                 f"/preferences/sections/{section['id']}/topics/{topic['id']}", sdk.WorkspacePreferenceTopicGetResponse
             )
             topic_ids.append(topic["id"])
+            schedule_ids.update(s["schedule_id"] for s in topic.get("digest", {}).get("schedules", []))
+    assert len(schedule_ids) == 5 and sum(s.startswith("sch/") for s in schedule_ids) == 2
+    for schedule_id in schedule_ids:
+        check(f"/digests/schedules/{quote(schedule_id, safe='')}/instances", sdk.DigestInstanceListResponse, "items")
     assert len(check("/preferences/logs", sdk.PreferenceLogsListResponse, "items")) == 200
     for provider in check("/providers", sdk.ProviderListResponse, "results"):
         check(f"/providers/{provider['id']}", sdk.Provider)

@@ -187,6 +187,16 @@ CHILD_ENDPOINTS: dict[str, tuple[str, str, str, str | None, str]] = {
     "user_tokens": ("users", "user_id", "/users/{}/tokens", "tokens", "user_id"),
     "user_preferences": ("users", "user_id", "/users/{}/preferences", "items", "user_id"),
 }
+# ... and the children `integration_tests/test_cli_streams.py` does not read (the installed CLI it runs need not
+# have them; `integration_tests/test_new_streams.py` reads them in-process). The parent of digest_instances is each
+# digest schedule the preference topics name.
+MORE_CHILD_ENDPOINTS: dict[str, tuple[str, str, str, str | None, str]] = {
+    "notification_versions": ("notifications", "id", "/notifications/{}/versions", "versions", "notification_id"),
+    "journey_versions": ("journeys", "id", "/journeys/{}/versions", "results", "template_id"),
+    "journey_templates": ("journeys", "id", "/journeys/{}/templates", "results", "template_id"),
+    "journey_run_steps": ("journey_runs", "run_id", "/journeys/runs/{}/steps", "steps", "run_id"),
+    "digest_instances": ("digest_schedules", "schedule_id", "/digests/schedules/{}/instances", "items", "schedule_id"),
+}
 MESSAGE_CHILDREN: dict[str, str] = {"message_history": "history", "message_content": "output"}  # -> /messages/{id}/...
 
 
@@ -205,8 +215,13 @@ def sample(stream: str, **fields: Any) -> dict[str, Any]:
     if stream in LIST_ENDPOINTS:
         path, key = LIST_ENDPOINTS[stream]
     else:
-        parent, parent_field, template, key, _ = CHILD_ENDPOINTS[stream]
-        parent_record = {"user_id": small_workspace().user_ids[0]} if parent == "users" else sample(parent)
+        parent, parent_field, template, key, _ = {**CHILD_ENDPOINTS, **MORE_CHILD_ENDPOINTS}[stream]
+        if parent == "users":
+            parent_record = {"user_id": small_workspace().user_ids[0]}
+        elif parent == "digest_schedules":
+            parent_record = {"schedule_id": next(iter(small_workspace().digest_schedules))}
+        else:
+            parent_record = sample(parent)
         path = template.format(quote(parent_record[parent_field], safe=""))
     _, body = small_workspace().handle(path, {})
     return {**(body if key is None else body[key][0]), **fields}

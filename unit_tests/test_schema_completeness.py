@@ -28,9 +28,17 @@ from courier.types.brand import Brand
 from courier.types.brand_list_response import BrandListResponse
 from courier.types.broadcast import Broadcast
 from courier.types.broadcast_list_response import BroadcastListResponse
+from courier.types.digest_instance import DigestInstance
+from courier.types.digest_instance_list_response import DigestInstanceListResponse
 from courier.types.journey import Journey
 from courier.types.journey_run_list_item import JourneyRunListItem
 from courier.types.journey_run_list_response import JourneyRunListResponse
+from courier.types.journey_run_step import JourneyRunStep
+from courier.types.journey_run_steps_response import JourneyRunStepsResponse
+from courier.types.journey_template_list_response import JourneyTemplateListResponse
+from courier.types.journey_template_summary import JourneyTemplateSummary
+from courier.types.journey_version_item import JourneyVersionItem
+from courier.types.journey_versions_list_response import JourneyVersionsListResponse
 from courier.types.journeys_list_response import JourneysListResponse
 from courier.types.list_list_response import ListListResponse
 from courier.types.lists.subscription_list_response import Item as ListSubscription
@@ -43,6 +51,7 @@ from courier.types.message_list_response import MessageListResponse
 from courier.types.message_retrieve_response import MessageRetrieveResponse
 from courier.types.notification_list_response import NotificationListResponse, ResultNotification
 from courier.types.notification_template_summary import NotificationTemplateSummary
+from courier.types.notification_template_version_list_response import NotificationTemplateVersionListResponse
 from courier.types.preference_change_log_entry import PreferenceChangeLogEntry
 from courier.types.preference_logs_list_response import PreferenceLogsListResponse
 from courier.types.profile_retrieve_response import ProfileRetrieveResponse
@@ -61,6 +70,7 @@ from courier.types.users.preference_retrieve_response import PreferenceRetrieveR
 from courier.types.users.token_list_response import TokenListResponse
 from courier.types.users.topic_preference import TopicPreference
 from courier.types.users.user_token import UserToken
+from courier.types.version_node import VersionNode
 from courier.types.workspace_preference_get_response import WorkspacePreferenceGetResponse
 from courier.types.workspace_preference_list_response import WorkspacePreferenceListResponse
 from courier.types.workspace_preference_topic_get_response import WorkspacePreferenceTopicGetResponse
@@ -69,7 +79,7 @@ from jsonschema import Draft7Validator
 from typing_extensions import TypeAliasType
 
 from courier_emulator.data import MessageLog
-from unit_tests.builders import CHILD_ENDPOINTS, LIST_ENDPOINTS, small_workspace
+from unit_tests.builders import CHILD_ENDPOINTS, LIST_ENDPOINTS, MORE_CHILD_ENDPOINTS, small_workspace
 from unit_tests.builders import schema as stream_schema
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "source_courier" / "schemas"
@@ -114,6 +124,7 @@ STREAM_MODELS: dict[str, tuple[type[pydantic.BaseModel], ...]] = {
     "message_content": (MessageContent,),
     "brands": (Brand,),
     "notifications": (ResultNotification, NotificationTemplateSummary),
+    "notification_versions": (VersionNode,),
     "lists": (SubscriptionList,),
     "list_subscriptions": (ListSubscription,),
     "audiences": (Audience,),
@@ -125,9 +136,13 @@ STREAM_MODELS: dict[str, tuple[type[pydantic.BaseModel], ...]] = {
     "automations": (AutomationTemplate,),
     "automation_runs": (AutomationRunListItem,),
     "journeys": (Journey,),
+    "journey_versions": (JourneyVersionItem,),
+    "journey_templates": (JourneyTemplateSummary,),
     "journey_runs": (JourneyRunListItem,),
+    "journey_run_steps": (JourneyRunStep,),
     "preference_sections": (WorkspacePreferenceGetResponse,),
     "preference_topics": (WorkspacePreferenceTopicGetResponse,),
+    "digest_instances": (DigestInstance,),
     "preference_logs": (PreferenceChangeLogEntry,),
     "providers": (Provider,),
     "routing_strategies": (RoutingStrategySummary,),
@@ -143,6 +158,7 @@ RESPONSES: dict[str, tuple[type[pydantic.BaseModel], str | None]] = {
     "message_content": (MessageContentResponse, "results"),
     "brands": (BrandListResponse, "results"),
     "notifications": (NotificationListResponse, "results"),
+    "notification_versions": (NotificationTemplateVersionListResponse, "versions"),
     "lists": (ListListResponse, "items"),
     "list_subscriptions": (SubscriptionListResponse, "items"),
     "audiences": (AudienceListResponse, "items"),
@@ -154,9 +170,13 @@ RESPONSES: dict[str, tuple[type[pydantic.BaseModel], str | None]] = {
     "automations": (AutomationTemplateListResponse, "templates"),
     "automation_runs": (AutomationRunListResponse, "runs"),
     "journeys": (JourneysListResponse, "templates"),
+    "journey_versions": (JourneyVersionsListResponse, "results"),
+    "journey_templates": (JourneyTemplateListResponse, "results"),
     "journey_runs": (JourneyRunListResponse, "runs"),
+    "journey_run_steps": (JourneyRunStepsResponse, "steps"),
     "preference_sections": (WorkspacePreferenceListResponse, "results"),
     "preference_topics": (WorkspacePreferenceTopicListResponse, "results"),
+    "digest_instances": (DigestInstanceListResponse, "items"),
     "preference_logs": (PreferenceLogsListResponse, "items"),
     "providers": (ProviderListResponse, "results"),
     "routing_strategies": (RoutingStrategyListResponse, "results"),
@@ -172,6 +192,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "message_content": ("message_id", "channel_id"),
     "brands": ("id",),
     "notifications": ("id",),
+    "notification_versions": ("notification_id", "version"),
     "lists": ("id",),
     "list_subscriptions": ("list_id", "recipientId"),
     "audiences": ("id",),
@@ -183,9 +204,13 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "automations": ("id",),
     "automation_runs": ("run_id",),
     "journeys": ("id",),
+    "journey_versions": ("template_id", "version"),
+    "journey_templates": ("template_id", "id"),
     "journey_runs": ("run_id",),
+    "journey_run_steps": (),  # no field identifies a step: node_id is optional and there is no step id
     "preference_sections": ("id",),
     "preference_topics": ("section_id", "id"),
+    "digest_instances": ("schedule_id", "digest_instance_id"),
     "preference_logs": ("id",),
     "providers": ("id",),
     "routing_strategies": ("id",),
@@ -206,6 +231,11 @@ PARENT_KEYS: dict[str, str] = {
     "tenant_users": "tenant_id",
     "tenant_templates": "tenant_id",
     "preference_topics": "section_id",
+    "notification_versions": "notification_id",
+    "journey_versions": "template_id",
+    "journey_templates": "template_id",
+    "journey_run_steps": "run_id",
+    "digest_instances": "schedule_id",
     "profiles": "user_id",
     "user_tokens": "user_id",
     "user_preferences": "user_id",
@@ -644,13 +674,14 @@ def test_schema_declares_every_sdk_field_with_a_compatible_type(stream):
 def test_primary_key_and_parent_key_fields_are_declared_non_nullable_and_required(stream):
     schema = stream_schema(stream)
     keys = PRIMARY_KEYS[stream]
+    parent_key = (PARENT_KEYS[stream],) if stream in PARENT_KEYS else ()
 
-    for key in keys:
+    for key in {*keys, *parent_key}:
         expected = "integer" if (stream, key) in INTEGER_KEYS else "string"
         assert schema["properties"].get(key, {}).get("type") == expected, f"{stream}: {key} must be {expected}"
-    assert set(keys) <= set(schema.get("required", ())), f"{stream}: every primary key field is required"
-    if stream in PARENT_KEYS:
-        assert PARENT_KEYS[stream] in keys, f"{stream}: the parent key is part of the primary key"
+    assert {*keys, *parent_key} <= set(schema.get("required", ())), f"{stream}: every key field is required"
+    if keys:  # a stream whose records nothing identifies has no primary key, but still its parent's key
+        assert set(parent_key) <= set(keys), f"{stream}: the parent key is part of the primary key"
 
 
 def _types(node: Mapping[str, Any]) -> list[str]:
@@ -677,7 +708,8 @@ def _style_problems(node: Mapping[str, Any], path: str) -> Iterator[str]:
 @pytest.mark.parametrize("stream", STREAMS)
 def test_fields_outside_the_primary_key_are_nullable_open_and_free_of_enums(stream):
     schema = stream_schema(stream)
-    outside_key = {name: field for name, field in schema["properties"].items() if name not in PRIMARY_KEYS[stream]}
+    keys = {*PRIMARY_KEYS[stream], PARENT_KEYS.get(stream)}
+    outside_key = {name: field for name, field in schema["properties"].items() if name not in keys}
 
     problems = list(_style_problems({**schema, "properties": outside_key}, stream))
 
@@ -708,10 +740,12 @@ def _body(path: str) -> Any:
     return body
 
 
-def _parent_ids(parent: str) -> list[str]:
+def _parent_ids(parent: str, parent_field: str) -> list[str]:
     if parent == "users":
         return list(small_workspace().user_ids)
-    return [record["id"] for record in emulator_records(parent)]
+    if parent == "digest_schedules":
+        return list(small_workspace().digest_schedules)
+    return [record[parent_field] for record in emulator_records(parent)]
 
 
 def emulator_records(stream: str) -> list[dict[str, Any]]:
@@ -724,10 +758,11 @@ def emulator_records(stream: str) -> list[dict[str, Any]]:
             if stream == "providers"
             else records
         )
-    if stream in CHILD_ENDPOINTS:
-        parent, _, template, key, added = CHILD_ENDPOINTS[stream]
+    children = {**CHILD_ENDPOINTS, **MORE_CHILD_ENDPOINTS}
+    if stream in children:
+        parent, parent_field, template, key, added = children[stream]
         records = []
-        for parent_id in _parent_ids(parent):
+        for parent_id in _parent_ids(parent, parent_field):
             body = _body(template.format(quote(parent_id, safe="")))
             records += [{**record, added: parent_id} for record in ([body] if key is None else body[key])]
         return records

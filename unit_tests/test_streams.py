@@ -30,12 +30,13 @@ FULL = ["full_refresh"]
 INCREMENTAL = ["full_refresh", "incremental"]
 
 # name -> (primary key, sync modes, cursor field): the stream table.
-CATALOG: dict[str, tuple[list[list[str]], list[str], list[str] | None]] = {
+CATALOG: dict[str, tuple[list[list[str]] | None, list[str], list[str] | None]] = {
     "messages": ([["id"]], INCREMENTAL, ["enqueued"]),
     "message_history": ([["message_id"], ["type"], ["ts"]], INCREMENTAL, ["enqueued"]),
     "message_content": ([["message_id"], ["channel_id"]], INCREMENTAL, ["enqueued"]),
     "brands": ([["id"]], FULL, None),
     "notifications": ([["id"]], FULL, None),
+    "notification_versions": ([["notification_id"], ["version"]], FULL, None),
     "lists": ([["id"]], FULL, None),
     "list_subscriptions": ([["list_id"], ["recipientId"]], FULL, None),
     "audiences": ([["id"]], FULL, None),
@@ -47,9 +48,13 @@ CATALOG: dict[str, tuple[list[list[str]], list[str], list[str] | None]] = {
     "automations": ([["id"]], FULL, None),
     "automation_runs": ([["run_id"]], INCREMENTAL, ["created_at"]),
     "journeys": ([["id"]], FULL, None),
+    "journey_versions": ([["template_id"], ["version"]], FULL, None),
+    "journey_templates": ([["template_id"], ["id"]], FULL, None),
     "journey_runs": ([["run_id"]], INCREMENTAL, ["created_at"]),
+    "journey_run_steps": (None, FULL, None),  # nothing identifies a step (no step id; node_id is optional)
     "preference_sections": ([["id"]], FULL, None),
     "preference_topics": ([["section_id"], ["id"]], FULL, None),
+    "digest_instances": ([["schedule_id"], ["digest_instance_id"]], FULL, None),
     "preference_logs": ([["id"]], INCREMENTAL, ["timestamp"]),
     "providers": ([["id"]], FULL, None),
     "routing_strategies": ([["id"]], FULL, None),

@@ -6,11 +6,20 @@
 * ``/automations/runs`` and ``/journeys/runs``: paging D (journey runs also send ``prev_cursor``); ``start_date``
   /``end_date`` inclusive bounds on ``created_at``, ``status`` and ``template_id`` comma lists. Newest first;
   every run is within the 95-day retention window.
-* ``/automations/runs/{id}/steps``, ``/journeys/runs/{id}`` and ``/journeys/runs/{id}/steps``.
+* ``/automations/runs/{id}/steps``, ``/journeys/runs/{id}`` and ``/journeys/runs/{id}/steps`` (``{"steps"}``,
+  not paged; journey steps are ``JourneyRunStep``s: ``node_id``, ``error``, ``skip_reason``).
+* ``/journeys/{template_id}/versions`` (``JourneyVersionsListResponse``): paging A over ``results``, most recent
+  first, ``workspace.page_size`` a page. The SDK documents no ``cursor`` parameter, yet the response carries one
+  (H.4): the emulator honours it, and the ``repeat-cursor`` fault applies, as on any paging-A list. Versions are
+  ``vN`` with epoch-ms ``created``/``published``; the draft-only journey has none (an empty last page).
+* ``/journeys/{template_id}/templates`` (``JourneyTemplateListResponse``): paging A over ``results`` with
+  ``limit`` (1-100, else 400; default ``workspace.page_size``), the journey's notification templates (``nt_...``
+  ids, epoch-ms ``created``/``updated``, ``state``, ``tags``) in creation order.
 
-Builds, per kind (``"automations"``, ``"journeys"``): ``workspace.automation_templates[kind]``,
-``automation_runs[kind]`` (newest first), ``run_ms[kind]`` (their ``created_at`` in ms) and ``run_index[kind]``
-(run id -> (position, run)). Versions are not emulated.
+An unknown journey id is a 404. Builds, per kind (``"automations"``, ``"journeys"``):
+``workspace.automation_templates[kind]``, ``automation_runs[kind]`` (newest first), ``run_ms[kind]`` (their
+``created_at`` in ms) and ``run_index[kind]`` (run id -> (position, run)); and ``journey_versions`` and
+``journey_notification_templates`` (journey id -> list).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from courier_emulator.generation import iso
-from courier_emulator.paging import paging_c, paging_d
+from courier_emulator.paging import limit, paging_a, paging_c, paging_d
 from courier_emulator.registry import WORKSPACE_ROUTES, InvalidRequest, Request, builds, lookup, parse_instant, per_size
 
 if TYPE_CHECKING:
@@ -32,6 +41,10 @@ JOURNEYS = per_size(small=4, demo=6)
 RUNS = per_size(small=30, demo=150)  # per kind
 _AUTOMATIONS = ("Onboarding drip", "Trial expiry reminder", "Abandoned cart", "Weekly digest", "Re-engagement")
 _JOURNEYS = ("Welcome journey", "Upgrade nudge", "Renewal", "Win-back", "Feedback loop")
+_JOURNEY_VERSIONS = (3, 1, 2, 4, 2)  # per published journey, by index: small pages 2 at a time
+_JOURNEY_TEMPLATES = (2, 1, 3, 1, 2)  # notification templates per journey, by index
+_CHANNELS = ("email", "sms", "push", "inbox")
+_TAGS = ("journey", "lifecycle", "transactional")
 _RUN_STATUSES = (
     "PROCESSED",
     "PROCESSED",
@@ -71,6 +84,8 @@ def build_automations(ws: Workspace) -> dict[str, int]:
                 }
             )
         ws.automation_templates[kind] = templates
+        if kind == "journeys":
+            _build_journey_versions_and_templates(ws, templates)
         published = [t for t in templates if not t["draft_only"]]
         runs: list[Json] = []
         ws.run_ms[kind] = ws.spread(f"{kind}-run", RUNS[ws.size], RUN_RETENTION_DAYS)
@@ -94,7 +109,49 @@ def build_automations(ws: Workspace) -> dict[str, int]:
         "journeys": len(ws.automation_templates["journeys"]),
         "automation_runs": len(ws.automation_runs["automations"]),
         "journey_runs": len(ws.automation_runs["journeys"]),
+        "journey_versions": sum(len(versions) for versions in ws.journey_versions.values()),
+        "journey_templates": sum(len(templates) for templates in ws.journey_notification_templates.values()),
     }
+
+
+def _build_journey_versions_and_templates(ws: Workspace, journeys: list[Json]) -> None:
+    ws.journey_versions = {}
+    ws.journey_notification_templates = {}
+    for i, journey in enumerate(journeys):
+        created = ws.ago("journeys", i, 30, 400)  # the journey's createdAt and updatedAt, in ms
+        updated = ws.after("journeys", i, created)
+        count = 0 if journey["draft_only"] else _JOURNEY_VERSIONS[i % len(_JOURNEY_VERSIONS)]
+        versions: list[Json] = []
+        for v in range(count, 0, -1):  # most recent first
+            made = created + (updated - created) * v // (count + 1)
+            versions.append(
+                {
+                    "version": f"v{v}",
+                    "name": journey["name"],
+                    "created": made,
+                    "creator": ws.member("journey-version", i * 100 + v)[0],
+                    "published": made + ws.h("journey-version-published", i, v) % 3_600_000,
+                }
+            )
+        ws.journey_versions[journey["id"]] = versions
+        templates: list[Json] = []
+        for k in range(_JOURNEY_TEMPLATES[i % len(_JOURNEY_TEMPLATES)]):
+            key = i * 100 + k
+            made = ws.after("journey-template", key, created)
+            channel = _CHANNELS[(i + k) % len(_CHANNELS)]
+            template: Json = {
+                "id": "nt_" + ws.courier_id("journey-template", key, length=26),
+                "name": f"{journey['name']}: {channel} {k + 1}",
+                "created": made,
+                "creator": ws.member("journey-template", key)[0],
+                "state": "DRAFT" if journey["draft_only"] or k % 3 == 2 else "PUBLISHED",
+                "tags": list(_TAGS[: (i + k) % 3]),
+            }
+            if k % 2 == 0:
+                template["updated"] = ws.after("journey-template-updated", key, made)
+                template["updater"] = ws.member("journey-template-updater", key)[0]
+            templates.append(template)
+        ws.journey_notification_templates[journey["id"]] = sorted(templates, key=lambda t: t["created"])
 
 
 def _templates(ws: Workspace, request: Request, kind: str) -> Json:
@@ -187,3 +244,15 @@ def retrieve_journey_run(ws: Workspace, request: Request) -> Json:
 @WORKSPACE_ROUTES.get("/journeys/runs/{id}/steps")
 def list_journey_run_steps(ws: Workspace, request: Request) -> Json:
     return {"steps": _steps(ws, "journeys", request.ids[0])}
+
+
+@WORKSPACE_ROUTES.get("/journeys/{id}/versions")
+def list_journey_versions(ws: Workspace, request: Request) -> Json:
+    return paging_a(request, lookup(ws.journey_versions, request.ids[0]), "version", "results", ws.page_size)
+
+
+@WORKSPACE_ROUTES.get("/journeys/{id}/templates")
+def list_journey_templates(ws: Workspace, request: Request) -> Json:
+    templates = lookup(ws.journey_notification_templates, request.ids[0])
+    size = limit(request, default=ws.page_size, maximum=100, clamp=False)
+    return paging_a(request, templates, "id", "results", size)

@@ -2,9 +2,11 @@
 
 Routes (``MESSAGE_ROUTES``: the server serves them from its ``MessageLog``, with or without a workspace):
 
-* ``GET /messages``: paging A, 10 per page, newest first, no ``limit`` (one sent is ignored). Filters honoured on
-  the server: ``enqueued_after`` (inclusive; epoch-ms digits or zoned ISO-8601, see ``parse_enqueued_after``),
-  ``status`` (comma-joined list; repeated parameters are merged) and ``recipient`` (equality). An empty
+* ``GET /messages``: paging A, ``PAGE_SIZE`` (10) per page, newest first; a ``limit`` sent is accepted and ignored,
+  or, with the ``honour_messages_limit`` reading, honoured from 1 to 100 (else 400; ``courier_emulator.readings``).
+  Filters honoured on the server: ``enqueued_after`` (inclusive; epoch-ms digits or zoned ISO-8601, see
+  ``parse_enqueued_after``; with ``apply_enqueued_after`` off, neither parsed nor applied), ``status``
+  (comma-joined list; repeated parameters are merged) and ``recipient`` (equality). An empty
   ``status=``/``recipient=`` means "no filter". Other documented filters (``event``, ``tag``, ...) are accepted
   and ignored. When several values of ``cursor``, ``enqueued_after``, ``recipient`` or ``type`` are sent, the
   last one wins. The cursor and time moving forward are the log's (``courier_emulator.data``).
@@ -43,12 +45,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from courier_emulator.generation import DEFAULT_ANCHOR_MS
+from courier_emulator.paging import limit
 from courier_emulator.registry import MESSAGE_ROUTES, InvalidRequest, NotFound, Request
 
 if TYPE_CHECKING:
     from courier_emulator.data import MessageLog
 
 DEFAULT_SPACING_MS = 60_000
+PAGE_SIZE = 10  # section F: "Only 10 can be fetched at a time"
+MAX_LIMIT = 100  # with the honour_messages_limit reading
 
 # Status -> which delivery timestamps are set (and their offset in ms after ``enqueued``).
 # The offsets follow the docs sample (sent +0.7 s, delivered +3.7 s, opened +10 s, clicked +10.7 s).
@@ -345,12 +350,17 @@ class MessageFilter:
 
 @MESSAGE_ROUTES.get("/messages")
 def list_messages(log: MessageLog, request: Request) -> dict[str, Any]:
-    enqueued_after = request.last("enqueued_after")
+    readings = request.readings
+    size = PAGE_SIZE
+    if readings.honour_messages_limit:
+        size = limit(request, default=PAGE_SIZE, maximum=MAX_LIMIT, clamp=False)
+    enqueued_after = request.last("enqueued_after") if readings.apply_enqueued_after else None
     statuses = {s.strip() for value in request.query.get("status", []) for s in value.split(",") if s.strip()}
     page = log.page(
         cursor=request.last("cursor"),
         enqueued_after=None if enqueued_after is None else parse_enqueued_after(enqueued_after),
         message_filter=MessageFilter(statuses=frozenset(statuses) or None, recipient=request.last("recipient") or None),
+        page_size=size,
     )
     return page.body()
 

@@ -3,8 +3,13 @@
 V1 templates (epoch-ms ``created_at``/``updated_at``, ``event_ids``, ``routing``, ``tags.data``; some carry
 ``brand_id``, a field the SDK does not document) and V2 ones (``nt_...`` ids, ``state``, a list of ``tags``),
 interleaved after the message log's three templates (``MESSAGE_TEMPLATES``, the first V1 templates, so that a
-message's ``notification`` and ``event`` resolve here). Builds ``workspace.notifications``. Template versions
-are not emulated.
+message's ``notification`` and ``event`` resolve here). Builds ``workspace.notifications``.
+
+``/notifications/{id}/versions`` (``NotificationTemplateVersionListResponse``): paging A over ``versions`` with
+``limit`` (default 10, max 10; outside 1-10 a 400), most recent first: ``draft`` (with ``has_changes``), then,
+once published, ``published:vNNN`` and the older ``vNNN`` down to ``v001``, each with an epoch-ms ``created`` and
+its ``creator``. A never-published V2 template has only its draft. An unknown id is a 404. Builds
+``workspace.notification_versions`` (template id -> versions).
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from courier_emulator.generation import TAGS
-from courier_emulator.paging import paging_a
-from courier_emulator.registry import WORKSPACE_ROUTES, Request, builds, per_size
+from courier_emulator.paging import limit, paging_a
+from courier_emulator.registry import WORKSPACE_ROUTES, Request, builds, lookup, per_size
 
 if TYPE_CHECKING:
     from courier_emulator.workspace import Workspace
@@ -112,3 +117,32 @@ def list_notifications(ws: Workspace, request: Request) -> Json:
 
     records = [r for r in ws.notifications if keep(r)]
     return paging_a(request, records, "id", "results", ws.page_size)
+
+
+@builds("notification_versions", needs=("notifications",))
+def build_notification_versions(ws: Workspace) -> dict[str, int]:
+    ws.notification_versions = {}
+    for i, template in enumerate(ws.notifications):
+        start = template.get("created_at", template.get("created"))
+        end = template.get("updated_at", template.get("updated", start))
+        published = 0 if template.get("state") == "DRAFT" else 1 + ws.h("template-versions", i) % 4
+        if end == start:
+            published = min(published, 1)  # never edited: at most the version published when it was created
+        editor = template.get("updater", template.get("creator")) or ws.member("template-version", i * 100)[0]
+        versions: list[Json] = [
+            {"created": end, "creator": editor, "version": "draft", "has_changes": not published or i % 2 == 0}
+        ]
+        for v in range(published, 0, -1):
+            name = f"published:v{v:03d}" if v == published else f"v{v:03d}"
+            created = start + (end - start) * v // (published + 1)
+            versions.append(
+                {"created": created, "creator": ws.member("template-version", i * 100 + v)[0], "version": name}
+            )
+        ws.notification_versions[template["id"]] = versions
+    return {"notification_versions": sum(len(versions) for versions in ws.notification_versions.values())}
+
+
+@WORKSPACE_ROUTES.get("/notifications/{id}/versions")
+def list_notification_versions(ws: Workspace, request: Request) -> Json:
+    versions = lookup(ws.notification_versions, request.ids[0])
+    return paging_a(request, versions, "version", "versions", limit(request, default=10, maximum=10, clamp=False))

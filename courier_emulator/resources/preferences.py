@@ -12,7 +12,16 @@ latest entry for each topic in the requested tenant context, so the log and ``/u
 Builds ``workspace.sections`` (and ``sections_by_id``), ``topics`` (id -> topic), ``topic_section``,
 ``topic_ids``, ``preference_logs`` (newest first), ``preference_log_ms`` and ``preference_state``.
 
-Digests (``/digests/...``) are not emulated.
+Digests (H.4): every topic at position 1 or 2 modulo 4 of ``topic_ids`` has a ``digest`` (``TopicDigestResponse``:
+``template_id``, ``categories``, ``schedules``, ...). Each such topic has a default schedule of its own; the first
+two share one more, a legacy ``sch/<uuid>`` one (so a schedule can be named by two topics); the others are
+``sch_01...`` ids, but every third topic's own is legacy too, and every fourth's is disabled with no
+``frequency`` (a stored cadence the enum cannot express). ``GET /digests/schedules/{schedule_id}/instances``:
+paging B (``limit`` 1-100, default 20) over the schedule's ``DigestInstance``s, one per user, newest first; a
+legacy id arrives percent-encoded (``sch%2F<uuid>``, one path segment, as the SDK sends it; unencoded, the path
+matches no route: 404), and ``url``/``next_url`` keep it encoded. An unknown schedule is a 404; a disabled one
+has no instances. Builds ``digest_schedules`` (id -> schedule), ``digest_schedule_topics`` (id -> the topics that
+name it) and ``digest_instances`` (id -> instances).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from courier_emulator.generation import iso
-from courier_emulator.paging import limit, paging_a
+from courier_emulator.paging import limit, paging_a, paging_b
 from courier_emulator.registry import WORKSPACE_ROUTES, InvalidRequest, Request, builds, lookup, parse_instant, per_size
 
 if TYPE_CHECKING:
@@ -31,6 +40,11 @@ Json = dict[str, Any]
 SECTIONS = per_size(small=2, demo=3)
 TOPICS_PER_SECTION = per_size(small=2, demo=3)
 PREFERENCE_LOGS = per_size(small=30, demo=200)
+DIGEST_INSTANCES = per_size(small=(3, 5), demo=(5, 30))  # (fewest, most) per enabled schedule
+_FREQUENCIES = ("daily", "weekly", "weekdays", "monthly", "custom_days")
+_DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"  # ULID letters, as in sch_01m26xfcn3endt3nxy4e2kx2rh
+_DIGEST_CATEGORIES = (("updates", "LAST", None), ("comments", "HIGHEST", "priority"), ("mentions", "FIRST", None))
 _SECTIONS = (
     ("Account", (("Security alerts", "REQUIRED"), ("Billing", "OPTED_IN"), ("Account updates", "OPTED_IN"))),
     ("Product", (("Product updates", "OPTED_IN"), ("Tips and tutorials", "OPTED_OUT"), ("Beta invites", "OPTED_OUT"))),
@@ -229,3 +243,107 @@ def retrieve_user_preference(ws: Workspace, request: Request) -> Json:
     tenant_id = _tenant_context(ws, request)
     lookup(ws.topics, topic_id)
     return {"topic": topic_preference(ws, user_id, topic_id, ws.preference_state.get((user_id, topic_id, tenant_id)))}
+
+
+# --- digests -------------------------------------------------------------------------------------------------
+
+
+def _schedule(ws: Workspace, key: int, created: int, *, legacy: bool, frequency: str | None, default: bool) -> Json:
+    if legacy:
+        schedule_id = f"sch/{ws.uuid('digest-schedule', key)}"
+    else:
+        schedule_id = "sch_01" + "".join(_CROCKFORD[b % 32] for b in ws.digest("digest-schedule", key, size=24))
+    schedule: Json = {
+        "schedule_id": schedule_id,
+        "created": iso(created),
+        "updated": iso(ws.after("digest-schedule", key, created)),
+        "disabled": frequency is None,
+        "is_default": default,
+    }
+    if frequency is not None:
+        schedule.update(frequency=frequency, time=f"{8 + key % 10:02d}:{key * 15 % 60:02d}")
+        if frequency == "weekly":
+            schedule["day_of_week"] = _DAYS[1 + key % 5]
+        elif frequency == "custom_days":
+            schedule["days_of_week"] = [_DAYS[1 + (key + k) % 6] for k in (0, 2)]
+        elif frequency == "monthly":
+            schedule["day_of_month"] = 1 + key % 28
+        if key % 2 == 1:
+            schedule["timezone"] = "America/New_York"
+    return schedule
+
+
+@builds("digests", needs=("preferences", "users", "tenants", "notifications", "audiences"))
+def build_digests(ws: Workspace) -> dict[str, int]:
+    templates = [t["id"] for t in ws.notifications if t["id"].startswith("nt_")] or [t["id"] for t in ws.notifications]
+    shared = _schedule(ws, 0, ws.ago("digest-schedule", 0, 300, 500), legacy=True, frequency="weekly", default=False)
+    ws.digest_schedules = {shared["schedule_id"]: shared}
+    ws.digest_schedule_topics = {shared["schedule_id"]: []}
+    digest_topics = [topic_id for n, topic_id in enumerate(ws.topic_ids) if n % 4 in (1, 2)]
+    for d, topic_id in enumerate(digest_topics):
+        topic = ws.topics[topic_id]
+        created = ws.after("digest", d, parse_instant(topic["created"], "created"))
+        frequency = None if d % 4 == 3 else _FREQUENCIES[d % len(_FREQUENCIES)]
+        own = _schedule(ws, d + 1, created, legacy=d % 3 == 2, frequency=frequency, default=True)
+        schedules = [own, shared] if d < 2 else [own]
+        ws.digest_schedules[own["schedule_id"]] = own
+        for schedule in schedules:
+            ws.digest_schedule_topics.setdefault(schedule["schedule_id"], []).append(topic_id)
+        categories: list[Json] = []
+        for key, retain, sort_key in _DIGEST_CATEGORIES[: 1 + d % 3]:
+            category: Json = {"category_key": key, "retain": retain, "limit": 10 if sort_key is None else 5}
+            if sort_key is not None:
+                category["sort_key"] = sort_key
+            categories.append(category)
+        digest: Json = {
+            "template_id": templates[d % len(templates)],
+            "categories": categories,
+            "schedules": [dict(schedule) for schedule in schedules],
+            "created": iso(created),
+            "updated": iso(ws.after("digest-updated", d, created)),
+            "trigger_empty": d % 2 == 1,
+        }
+        if d % 3 == 1:
+            digest["audience_id"] = ws.audiences[d % len(ws.audiences)]["id"]
+        topic["digest"] = digest
+    tenants_of: dict[str, list[str]] = {}
+    for tenant_id, users in ws.tenant_users.items():
+        for association in users:
+            tenants_of.setdefault(association["user_id"], []).append(tenant_id)
+    lo, hi = DIGEST_INSTANCES[ws.size]
+    ws.digest_instances = {}
+    for k, (schedule_id, schedule) in enumerate(ws.digest_schedules.items()):
+        owner = ws.topics[ws.digest_schedule_topics[schedule_id][0]]["digest"]
+        categories = [
+            {key: value.lower() if key == "retain" else value for key, value in c.items() if key != "limit"}
+            for c in owner["categories"]
+        ]
+        count = 0 if schedule["disabled"] else lo + ws.h("digest-instances", k) % (hi - lo + 1)
+        instances: list[tuple[int, Json]] = []
+        for u in ws.pick("digest-instance", k, range(len(ws.user_ids)), count):
+            user_id = ws.user_ids[u]
+            created = ws.ago("digest-instance", k * 1000 + u, 0, 30)
+            counts = {c["category_key"]: ws.h("digest-events", k, u, c["category_key"]) % 6 for c in categories}
+            instance: Json = {
+                "digest_instance_id": ws.uuid("digest-instance", k, u),
+                "user_id": user_id,
+                "event_count": sum(counts.values()),
+                "status": "COMPLETED" if ws.h("digest-status", k, u) % 4 == 0 else "IN_PROGRESS",
+                "categories": categories,
+                "category_key_counts": counts,
+                "created_at": iso(created),
+                "disabled": ws.h("digest-disabled", k, u) % 9 == 0,
+            }
+            if user_id in tenants_of and ws.h("digest-tenant", k, u) % 3 == 0:
+                instance["tenant_id"] = tenants_of[user_id][0]
+            instances.append((created, instance))
+        ws.digest_instances[schedule_id] = [instance for _, instance in sorted(instances, key=lambda p: -p[0])]
+    return {
+        "digest_schedules": len(ws.digest_schedules),
+        "digest_instances": sum(len(instances) for instances in ws.digest_instances.values()),
+    }
+
+
+@WORKSPACE_ROUTES.get("/digests/schedules/{id}/instances")
+def list_digest_instances(ws: Workspace, request: Request) -> Json:
+    return paging_b(request, lookup(ws.digest_instances, request.ids[0]), "digest_instance_id")
