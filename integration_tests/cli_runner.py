@@ -116,6 +116,19 @@ def final_state(messages: list[dict]) -> dict:
     return of_type(messages, "STATE")[-1]["stream"]["stream_state"]
 
 
+EMULATOR_REFUSAL = "Invalid or missing authentication credentials"  # the emulator's 403 message for a bad key
+
+
+def refused_key(couriers_message: str | None) -> str:
+    """The config error a 401 or 403 ends in (manifest `filter_auth`), quoting Courier's message."""
+    return (
+        f'Courier refused the API key ("{couriers_message or "no message"}"). The key is wrong, revoked or missing, '
+        "belongs to the other environment (test and production keys differ), or, less often, has no access to "
+        "this data. Copy an API key from Settings > API Keys in Courier, for the workspace and environment you "
+        "want to sync, into api_key."
+    )
+
+
 def error_traces(messages: list[dict]) -> list[dict]:
     return [trace["error"] for trace in of_type(messages, "TRACE") if trace["type"] == "ERROR"]
 

@@ -17,6 +17,7 @@ from integration_tests.cli_runner import (
     API_KEY,
     CATALOG,
     DAY_MS,
+    EMULATOR_REFUSAL,
     HOUR_MS,
     WRONG_KEY,
     cli,
@@ -25,6 +26,7 @@ from integration_tests.cli_runner import (
     messages_state,
     of_type,
     record_ids,
+    refused_key,
 )
 
 
@@ -67,14 +69,14 @@ def test_check_succeeds_with_one_request(tmp_path, courier):
     assert [(r["path"], r["authorized"]) for r in courier.requests()] == [("/messages", True)]
 
 
-def test_check_with_a_wrong_key_fails_naming_the_fix(tmp_path, courier):
+def test_check_with_a_wrong_key_fails_with_the_reason_alone_quoting_courier(tmp_path, courier):
     code, messages = cli(tmp_path, "check", config(courier, api_key=WRONG_KEY))
 
     assert code == 0
     (status,) = of_type(messages, "CONNECTION_STATUS")
-    assert status["status"] == "FAILED"
-    assert "Courier rejected the API key" in status["message"] and "Settings > API Keys" in status["message"]
-    assert len(courier.requests()) == 1  # a 401 is not retried
+    # the reason alone: the CLI drops the CDK's "Stream messages is not available: ..." wrapper and its quotes
+    assert (status["status"], status["message"]) == ("FAILED", refused_key(EMULATOR_REFUSAL))
+    assert len(courier.requests()) == 1  # the emulator's 403 for a wrong key is not retried
 
 
 def test_check_refuses_plain_http_to_another_host_before_any_request(tmp_path, courier):
@@ -107,8 +109,13 @@ def test_read_with_a_wrong_key_ends_in_a_config_error_trace_and_non_zero_exit(tm
 
     assert code != 0
     assert record_ids(messages) == []
-    assert error_traces(messages)[0]["failure_type"] == "config_error"
-    assert "Courier rejected the API key" in error_traces(messages)[0]["message"]
+    stream_error, last = error_traces(messages)
+    assert (stream_error["failure_type"], last["failure_type"]) == ("config_error", "config_error")
+    # the trace ending the read says what the stream's said; the CDK's summary stays its internal message
+    assert stream_error["message"] == last["message"] == refused_key(EMULATOR_REFUSAL)
+    assert last["internal_message"].startswith(
+        "During the sync, the following streams did not sync successfully: messages: "
+    )
 
 
 def test_read_with_an_impossible_start_date_fails_before_any_request(tmp_path, courier):

@@ -18,7 +18,7 @@ import pytest
 from courier_emulator.faults import FaultPlan
 from courier_emulator.server import RunningEmulator, run_in_thread
 from integration_tests import cli_runner
-from integration_tests.cli_runner import API_KEY, HOUR_MS, error_traces, final_state, logs, record_ids
+from integration_tests.cli_runner import API_KEY, HOUR_MS, error_traces, final_state, logs, record_ids, refused_key
 
 WITHOUT_END = 10**9  # max_in_a_row: the fault never lets up
 # The two ways the CDK logs a wait before a retry: our handler's wait for a 429 (plus the CDK's second), and the
@@ -215,18 +215,15 @@ def test_repeated_cursor_fails_naming_the_endpoint_without_endless_duplicates(tm
     assert len(record_ids(messages)) == 20  # two pages read, then the guard stops
 
 
-@pytest.mark.parametrize(
-    "kind, fix",
-    [("401", "Settings > API Keys"), ("403", "Use a key whose workspace and scope allow reading")],
-    ids=["401", "403"],
-)
-def test_auth_failure_is_a_config_error_naming_the_fix_without_retry(tmp_path, courier, kind, fix):
+@pytest.mark.parametrize("kind, couriers_message", [("401", "Unauthorized"), ("403", "Forbidden")], ids=["401", "403"])
+def test_auth_failure_is_a_config_error_naming_the_fix_without_retry(tmp_path, courier, kind, couriers_message):
     courier.set_faults([kind], max_in_a_row=WITHOUT_END)
 
     code, messages = read(tmp_path, courier)
 
     assert code != 0
     error = error_traces(messages)[0]
-    assert error["failure_type"] == "config_error" and fix in error["message"]
+    assert (error["failure_type"], error["message"]) == ("config_error", refused_key(couriers_message))
+    assert error_traces(messages)[-1]["message"] == error["message"]  # the CLI ends the read with the same
     assert courier.stats()["requests"] == {"GET /messages": 1}
     assert waits(messages) == []

@@ -29,6 +29,7 @@ from integration_tests import cli_runner
 from integration_tests.cli_runner import (
     API_KEY,
     CATALOG,
+    EMULATOR_REFUSAL,
     WRONG_KEY,
     cli,
     error_traces,
@@ -37,13 +38,13 @@ from integration_tests.cli_runner import (
     logs,
     of_type,
     record_ids,
+    refused_key,
 )
 
 LOG = MessageLog(2)  # the two messages a stand-in server serves, newest first
 UNAUTHORIZED = {"message": "Unauthorized", "type": "authentication_error"}
 URL = re.compile(r"https?://[^\s\"'\\]+")
 NO_PROXY_ENV = {name: value for name, value in os.environ.items() if "proxy" not in name.lower()}
-REJECTED_KEY = "Courier rejected the API key"
 WITH_KEY = "Bearer <API_KEY>"  # what a stand-in server records for the right key; the key itself is never kept
 
 
@@ -53,12 +54,15 @@ def assert_no_key_in(text: str) -> None:
     assert not any(API_KEY in url or WRONG_KEY in url for url in URL.findall(text))
 
 
-def assert_rejected_key(messages: list[dict]) -> None:
-    """The stream's 401 trace, then the CDK's summary of the failed sync, both config errors."""
+def assert_rejected_key(messages: list[dict], couriers_message: str) -> None:
+    """The stream's trace quoting Courier's refusal, then the trace ending the read: the same message, the CDK's
+    summary of the failed sync kept as its internal message, both config errors."""
     stream_error, summary = error_traces(messages)
     assert (stream_error["failure_type"], summary["failure_type"]) == ("config_error", "config_error")
-    assert stream_error["message"].startswith(REJECTED_KEY)
-    assert summary["message"].startswith("During the sync, the following streams did not sync successfully: messages:")
+    assert stream_error["message"] == summary["message"] == refused_key(couriers_message)
+    assert summary["internal_message"].startswith(
+        "During the sync, the following streams did not sync successfully: messages:"
+    )
 
 
 def last_output() -> str:
@@ -187,7 +191,7 @@ def test_redirect_to_another_origin_drops_the_key_and_its_401_ends_as_config_err
     assert courier.received == [Received(courier.host(), "/messages", WITH_KEY)]
     assert elsewhere.received == [Received(elsewhere.host(other), "/messages", None)]  # followed, without the key
     assert code != 0 and record_ids(messages) == []
-    assert_rejected_key(messages)
+    assert_rejected_key(messages, UNAUTHORIZED["message"])
     assert_no_key_in(last_output())
 
 
@@ -371,7 +375,7 @@ def test_debug_read_with_a_wrong_key_fails_without_printing_it(tmp_path, courier
 
     lines = debug_run(tmp_path, env, "read", config, catalog=CATALOG.read_text())
 
-    assert_rejected_key(lines)
+    assert_rejected_key(lines, EMULATOR_REFUSAL)
     assert [request["authorized"] for request in courier.requests()] == [False]
     assert_requests_logged_with_the_key_masked(lines, [f"{courier.base_url}/messages"])
 

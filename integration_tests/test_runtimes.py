@@ -59,6 +59,7 @@ from integration_tests.cli_runner import (
     CANARIES,
     CATALOG,
     CLI,
+    EMULATOR_REFUSAL,
     OUTPUTS,
     WRONG_KEY,
     cli,
@@ -67,8 +68,9 @@ from integration_tests.cli_runner import (
     logs,
     messages_state,
     of_type,
+    refused_key,
 )
-from integration_tests.workspace_oracle import ALL_STREAMS, as_emitted, expected_records, message_children, newest
+from integration_tests.workspace_oracle import EVERY_STREAM, as_emitted, expected_records, message_children, newest
 from scripts.builder_manifest import export
 from source_courier import SourceCourier
 from source_courier.run import ProviderSettingsRedactor
@@ -201,7 +203,7 @@ def configured(discovered: dict[str, Any], names: tuple[str, ...] | None = None)
                 "stream": stream,
                 "sync_mode": "incremental" if incremental else "full_refresh",
                 "destination_sync_mode": "append_dedup" if incremental else "overwrite",
-                "primary_key": stream["source_defined_primary_key"],
+                "primary_key": stream.get("source_defined_primary_key", []),  # journey_run_steps declares none
                 **({"cursor_field": stream["default_cursor_field"]} if incremental else {}),
             }
         )
@@ -233,13 +235,13 @@ def test_spec_prints_the_connectors_spec_in_the_cli_and_the_generic_low_code_spe
         assert spec["connectionSpecification"]["required"] == ["__injected_declarative_manifest"]
 
 
-def test_discover_declares_the_packaged_catalog_of_26_streams_without_a_request(tmp_path, runtime, fresh, discovered):
+def test_discover_declares_the_packaged_catalog_of_31_streams_without_a_request(tmp_path, runtime, fresh, discovered):
     done = run(runtime, tmp_path, "discover", cli_runner.config(fresh.base_url))
 
     assert done.code == 0
     assert of_type(done.messages, "CATALOG") == [discovered]
-    assert sorted(stream["name"] for stream in discovered["streams"]) == sorted(ALL_STREAMS)
-    assert len(ALL_STREAMS) == 26
+    assert sorted(stream["name"] for stream in discovered["streams"]) == sorted(EVERY_STREAM)
+    assert len(EVERY_STREAM) == 31
     assert fresh.requests() == []
 
 
@@ -260,10 +262,8 @@ REFUSED_CONFIGS = [
     pytest.param({"start_date": "2024-02-30"}, IMPOSSIBLE_DATE, id="start-date-2024-02-30"),
 ]
 CHECK_WRAPPER = "Encountered an error while discovering streams. Error: "
-REJECTED_KEY = (
-    "Courier rejected the API key (401 authentication_error). Copy an API key from Settings > API Keys in Courier "
-    "for the workspace you want to sync; test and production environments have different keys."
-)
+REJECTED_KEY = refused_key(EMULATOR_REFUSAL)  # the emulator answers a wrong key as Courier does: 403
+FAILED_STREAMS = "During the sync, the following streams did not sync successfully: "
 
 
 def refused(courier: RunningEmulator, overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -320,16 +320,24 @@ def test_check_succeeds_with_one_request(tmp_path, runtime, fresh):
 
 
 @slow
-def test_check_with_a_wrong_key_fails_naming_the_fix_after_one_request(tmp_path, runtime, fresh):
+def test_check_with_a_wrong_key_fails_after_one_request_the_cli_with_the_reason_alone_sdm_wrapped(
+    tmp_path, runtime, fresh
+):
     done = run(runtime, tmp_path, "check", cli_runner.config(fresh.base_url, api_key=WRONG_KEY))
 
     assert done.code == 0 and done.errors == []
-    assert done.statuses == [{"status": "FAILED", "message": repr(f"Stream messages is not available: {REJECTED_KEY}")}]
+    if runtime.name == "cli":
+        assert done.statuses == [{"status": "FAILED", "message": REJECTED_KEY}]
+    else:
+        wrapped = repr(f"Stream messages is not available: {REJECTED_KEY}")
+        assert done.statuses == [{"status": "FAILED", "message": wrapped}]
     assert [(request["path"], request["authorized"]) for request in fresh.requests()] == [("/messages", False)]
 
 
 @slow
-def test_read_with_a_wrong_key_fails_as_a_config_error_after_one_request(tmp_path, runtime, fresh):
+def test_read_with_a_wrong_key_fails_as_a_config_error_after_one_request_ending_the_cli_with_the_streams_message(
+    tmp_path, runtime, fresh
+):
     done = run(
         runtime, tmp_path, "read", cli_runner.config(fresh.base_url, api_key=WRONG_KEY), catalog=CATALOG.read_text()
     )
@@ -337,7 +345,12 @@ def test_read_with_a_wrong_key_fails_as_a_config_error_after_one_request(tmp_pat
     assert done.code == 1
     ((stream_type, stream_message), (summary_type, summary)) = done.errors
     assert (stream_type, stream_message, summary_type) == ("config_error", REJECTED_KEY, "config_error")
-    assert summary.startswith("During the sync, the following streams did not sync successfully: messages: ")
+    last = error_traces(done.messages)[-1]
+    if runtime.name == "cli":  # the stream's message; the CDK's summary stays the internal message
+        assert summary == REJECTED_KEY
+        assert last["internal_message"].startswith(f"{FAILED_STREAMS}messages: ")
+    else:
+        assert summary.startswith(f"{FAILED_STREAMS}messages: ")
     assert of_type(done.messages, "RECORD") == []
     assert [(request["path"], request["authorized"]) for request in fresh.requests()] == [("/messages", False)]
 
@@ -366,7 +379,7 @@ def sync(runtime: Runtime, tmp_path: Path, courier: RunningEmulator, catalog: di
     files: dict[str, Any] = {"catalog": catalog} | ({"state": state} if state is not None else {})
     done = run(runtime, tmp_path, "read", cli_runner.config(courier.base_url, lookback_days=0), **files)
     assert (done.code, done.errors) == (0, [])
-    records: dict[str, list[dict[str, Any]]] = {name: [] for name in ALL_STREAMS}
+    records: dict[str, list[dict[str, Any]]] = {name: [] for name in EVERY_STREAM}
     for record in of_type(done.messages, "RECORD"):
         records[record["stream"]].append(record["data"])
     states = {
@@ -426,7 +439,7 @@ def expected_states(log: MessageLog, workspace: Workspace) -> dict[str, dict[str
     enqueued = {"enqueued": str(log.enqueued(0))}
     child = {"use_global_cursor": True, "state": enqueued, "parent_state": {"messages": enqueued}}
     return {
-        **{name: NO_CURSOR_STATE for name in ALL_STREAMS},
+        **{name: NO_CURSOR_STATE for name in EVERY_STREAM},
         "messages": enqueued,
         "message_history": child,
         "message_content": child,
@@ -441,11 +454,11 @@ def test_first_sync_emits_every_streams_records_exactly_and_saves_each_streams_n
     workspace, log = Workspace("small"), MessageLog(MESSAGES)
     expected = expected_records(workspace, log)
 
-    assert {name: as_sorted(first.records[name]) for name in ALL_STREAMS} == {
-        name: as_sorted(expected[name]) for name in ALL_STREAMS
+    assert {name: as_sorted(first.records[name]) for name in EVERY_STREAM} == {
+        name: as_sorted(expected[name]) for name in EVERY_STREAM
     }
     assert [record["id"] for record in first.records["messages"]] == list(log.ids())  # newest first
-    assert all(first.records[name] for name in ALL_STREAMS)
+    assert all(first.records[name] for name in EVERY_STREAM)
     assert without_lookback_window(first) == expected_states(log, workspace)
 
 
@@ -487,8 +500,8 @@ def test_resumed_sync_reads_the_new_messages_and_the_saved_cursors_records_again
     }
     assert [len(expected[name]) for name in IMMUTABLE_CURSORS] == [1, 1, 1]
 
-    assert {name: as_sorted(resumed.records[name]) for name in ALL_STREAMS} == {
-        name: as_sorted(expected[name]) for name in ALL_STREAMS
+    assert {name: as_sorted(resumed.records[name]) for name in EVERY_STREAM} == {
+        name: as_sorted(expected[name]) for name in EVERY_STREAM
     }
     assert [record["id"] for record in resumed.records["messages"]] == [log.message_id(i) for i in reread]
     assert without_lookback_window(resumed) == expected_states(log, workspace)
@@ -684,15 +697,15 @@ def test_a_stream_error_quoting_the_key_is_masked_by_the_cli_and_printed_by_sdm(
             catalog=configured(discovered, ("brands",)),
         )
 
-    refusal = (
-        f"Courier accepted the API key but refused it access to {courier.base_url}/brands (403 authorization_error: "
-        f"the key {ECHOED_KEY if leaks else '****'} may not read brands). Use a key whose workspace and scope allow "
-        "reading this data."
-    )
+    refusal = refused_key(f"the key {ECHOED_KEY if leaks else '****'} may not read brands")
     assert done.code == 1 and of_type(done.messages, "RECORD") == []
     (stream_error, summary) = error_traces(done.messages)
     assert (stream_error["failure_type"], stream_error["message"]) == ("config_error", refusal)
-    assert summary["message"].startswith("During the sync, the following streams did not sync successfully: brands: ")
+    if leaks:
+        assert summary["message"].startswith(f"{FAILED_STREAMS}brands: ")
+    else:  # the stream's message, masked; the CDK's summary stays the internal message
+        assert summary["message"] == refusal
+        assert summary["internal_message"].startswith(f"{FAILED_STREAMS}brands: ")
     assert ECHOED_KEY not in summary["message"] and ECHOED_KEY not in done.stderr
     printed = [line for line in done.stdout.splitlines() if ECHOED_KEY in line]
     if leaks:  # in the stream's error trace only: its message and the error message in its internal message

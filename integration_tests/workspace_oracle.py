@@ -9,9 +9,14 @@ from urllib.parse import quote
 
 from courier_emulator.data import MessageLog
 from courier_emulator.workspace import Workspace
+from integration_tests.test_new_streams import STREAMS as NEW_STREAMS
+from integration_tests.test_new_streams import expected_records as new_streams_records
 from unit_tests.builders import CHILD_ENDPOINTS, LIST_ENDPOINTS, MESSAGE_CHILDREN
 
+# The 26 streams the routes of `unit_tests/builders.py` describe (test_cli_streams.py reads these); with the five
+# streams test_new_streams.py walks, every stream the connector declares.
 ALL_STREAMS = ("messages", *MESSAGE_CHILDREN, *LIST_ENDPOINTS, *CHILD_ENDPOINTS)
+EVERY_STREAM = (*ALL_STREAMS, *NEW_STREAMS)
 INCREMENTAL = ("messages", *MESSAGE_CHILDREN, "automation_runs", "journey_runs", "preference_logs")
 
 
@@ -57,7 +62,7 @@ def message_children(log: MessageLog, indexes: range) -> dict[str, list[dict[str
 
 
 def expected_records(workspace: Workspace, log: MessageLog) -> dict[str, list[dict[str, Any]]]:
-    """Every stream's records, as a full read of all of them emits them."""
+    """Every stream's records (the five new streams' too), as a full read of all of them emits them."""
     expected = {stream: walk(workspace, path, key) for stream, (path, key) in LIST_ENDPOINTS.items()}
     expected["providers"] = [{k: v for k, v in p.items() if k != "settings"} for p in expected["providers"]]
     subscribers = [
@@ -80,7 +85,7 @@ def expected_records(workspace: Workspace, log: MessageLog) -> dict[str, list[di
     del expected["users"]
     expected["messages"] = [log.message(i) for i in range(log.count)]
     emitted = {stream: [as_emitted(record) for record in records] for stream, records in expected.items()}
-    return emitted | message_children(log, range(log.count))
+    return emitted | message_children(log, range(log.count)) | new_streams_records(workspace)
 
 
 def newest(workspace: Workspace, path: str, key: str, field: str) -> str:

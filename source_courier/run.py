@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -105,10 +105,41 @@ def masked(line: str) -> str:
     return orjson.dumps(_masked_strings(message)).decode()
 
 
-def uncaught_error_line(error: Exception) -> str:
-    """The TRACE message for an error no stream caught, as the CDK's excepthook prints it, masked by `masked()`."""
-    traced = assemble_uncaught_exception(type(error), error).as_airbyte_message()
-    return masked(orjson.dumps(AirbyteMessageSerializer.dump(traced)).decode())
+def uncaught_error_line(error: Exception, printed: Iterable[str] = ()) -> str:
+    """The TRACE message for an error no stream caught, as the CDK's excepthook prints it, masked by `masked()`.
+
+    When streams failed, the CDK ends the read with "During the sync, the following streams did not sync
+    successfully: messages: AirbyteTracedException(<request dump>)", the message Airbyte shows. That message
+    becomes each failed stream's own (the one naming the fix, from the `printed` lines); the CDK's stays in
+    `internal_message`.
+    """
+    traced = assemble_uncaught_exception(type(error), error)
+    reasons = stream_error_messages(printed) if str(traced.message).startswith(FAILED_STREAMS) else {}
+    if reasons:
+        only = next(iter(reasons.values())) if len(reasons) == 1 else None
+        traced = AirbyteTracedException(
+            message=only or "; ".join(f"{stream}: {reason}" for stream, reason in reasons.items()),
+            internal_message=traced.message,
+            failure_type=traced.failure_type,
+            exception=error,
+        )
+    return masked(orjson.dumps(AirbyteMessageSerializer.dump(traced.as_airbyte_message())).decode())
+
+
+FAILED_STREAMS = "During the sync, the following streams did not sync successfully"
+
+
+def stream_error_messages(printed: Iterable[str]) -> dict[str, str]:
+    """The first error message each stream printed, by stream."""
+    reasons: dict[str, str] = {}
+    for line in printed:
+        if '"ERROR"' not in line or '"stream_descriptor"' not in line:
+            continue
+        error = (orjson.loads(line).get("trace") or {}).get("error") or {}
+        stream = (error.get("stream_descriptor") or {}).get("name")
+        if stream and error.get("message"):
+            reasons.setdefault(stream, error["message"])
+    return reasons
 
 
 def _masked_strings(node: Any) -> Any:
@@ -133,11 +164,14 @@ def run() -> None:
             exception=error,
         ).emit_message()
         sys.exit(1)
+    errors: list[str] = []  # the stream error traces printed, for the message that ends a failed read
     with PRINT_BUFFER:
         try:
             for line in protocol_lines(source, args):
                 print(f"{line}\n", end="")
+                if '"ERROR"' in line:
+                    errors.append(line)
         except Exception as error:  # what the CDK's excepthook does, with the trace masked as JSON
             logging.getLogger("airbyte").fatal(error, exc_info=error)
-            print(uncaught_error_line(error))
+            print(uncaught_error_line(error, errors))
             sys.exit(1)

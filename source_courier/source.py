@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import logging
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog
+from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog, Status
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
 LAST_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last moment Python's datetime holds
@@ -31,7 +33,27 @@ class SourceCourier(YamlDeclarativeSource):
         # reach the entrypoint, which reports it as a failed connection status naming the fix; inside
         # CheckStream it would be wrapped as "Encountered an error while discovering streams".
         self.streams(config)
-        return super().check(logger, config)
+        status = super().check(logger, config)
+        if status.status == Status.FAILED and status.message:
+            status.message = unwrapped_check_failure(status.message)
+        return status
+
+
+CHECK_WRAPPER = re.compile(r"Stream \w+ is not available: (.+)", re.DOTALL)
+
+
+def unwrapped_check_failure(message: str) -> str:
+    """The reason a check failed, as the stream's error said it.
+
+    The CDK reports a failed check stream as the `repr` of "Stream messages is not available: <reason>", quotes
+    and escapes included; the user should read the reason, which names the fix.
+    """
+    try:
+        text = ast.literal_eval(message)
+    except (ValueError, SyntaxError):
+        return message
+    match = CHECK_WRAPPER.fullmatch(text) if isinstance(text, str) else None
+    return match[1] if match else message
 
 
 def check_saved_cursors(stream: str, state: Mapping[str, Any]) -> None:

@@ -99,6 +99,16 @@ def error(message: str = "Unauthorized", type_: str = "authentication_error") ->
     return {"message": message, "type": type_}
 
 
+def refused_key(couriers_message: str | None) -> str:
+    """The config error a 401 or 403 ends in (manifest `filter_auth`), quoting Courier's message."""
+    return (
+        f'Courier refused the API key ("{couriers_message or "no message"}"). The key is wrong, revoked or missing, '
+        "belongs to the other environment (test and production keys differ), or, less often, has no access to "
+        "this data. Copy an API key from Settings > API Keys in Courier, for the workspace and environment you "
+        "want to sync, into api_key."
+    )
+
+
 def catalog(
     sync_mode: SyncMode = SyncMode.full_refresh, streams: tuple[str, ...] = ("messages",)
 ) -> ConfiguredAirbyteCatalog:

@@ -91,7 +91,7 @@ def _run(source: SourceCourier, args: list[str]) -> EntrypointOutput:
     try:
         printed.extend(protocol_lines(source, args))
     except Exception as exception:
-        printed.append(uncaught_error_line(exception))
+        printed.append(uncaught_error_line(exception, printed))
     finally:
         logging.getLogger("").removeHandler(handler)
         airbyte_logger.setLevel(level)

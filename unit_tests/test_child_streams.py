@@ -19,6 +19,7 @@ from unit_tests.builders import (
     paths,
     queries,
     records,
+    refused_key,
     sample,
     schema,
     serve,
@@ -164,15 +165,16 @@ def test_a_child_keeps_the_shared_error_handling_for_everything_but_404(api, run
     assert waits == [1, 2]  # the CDK's exponential backoff, as on every stream
 
 
-def test_a_401_on_a_child_fails_the_stream_with_the_config_error(api, run_read):
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_on_a_child_fails_the_stream_with_the_config_error(api, run_read, status):
     _serve_parents(api, "tenant_users", "t1")
-    serve(api, "/tenants/t1/users", error(), status=401, limit="100")
+    serve(api, "/tenants/t1/users", error(), status=status, limit="100")
 
     output = run_read(config(), streams=("tenant_users",))
 
     failure = stream_error(output)
     assert failure.failure_type.value == "config_error"
-    assert "Courier rejected the API key" in failure.message
+    assert failure.message == refused_key("Unauthorized")
 
 
 def test_paging_style_b_child_without_items_is_an_empty_page_not_an_error(api, run_read):

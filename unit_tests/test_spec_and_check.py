@@ -6,7 +6,7 @@ import pytest
 from airbyte_cdk.models import Status, SyncMode
 
 from source_courier import SourceCourier
-from unit_tests.builders import API_KEY, MESSAGES_URL, config, error, ids, message, page
+from unit_tests.builders import API_KEY, MESSAGES_URL, config, error, ids, message, page, refused_key
 
 
 def test_spec_declares_the_documented_fields():
@@ -48,28 +48,26 @@ def test_check_sends_the_trimmed_key_as_a_bearer_token(api, run_check):
     assert api.calls[0].request.headers["Authorization"] == f"Bearer {API_KEY}"
 
 
-def test_401_fails_check_with_config_error_naming_the_fix(api, run_check, waits):
-    api.get(MESSAGES_URL, status=401, json=error())
+@pytest.mark.parametrize(
+    ("status", "body", "couriers_message"),
+    [
+        (401, error(), "Unauthorized"),
+        (403, error("Invalid or missing authentication credentials", "authorization_error"), None),
+        (403, {}, "no message"),
+    ],
+    ids=["401", "403", "403-without-message"],
+)
+def test_a_refused_key_fails_check_once_with_the_config_error_quoting_courier(
+    api, run_check, waits, status, body, couriers_message
+):
+    api.get(MESSAGES_URL, status=status, json=body)
 
     output = run_check(config())
 
-    (status,) = output.connection_status_messages
-    assert status.connectionStatus.status == Status.FAILED
-    assert "Courier rejected the API key" in status.connectionStatus.message
-    assert "Settings > API Keys" in status.connectionStatus.message
+    (connection,) = output.connection_status_messages
+    assert connection.connectionStatus.status == Status.FAILED
+    assert connection.connectionStatus.message == refused_key(couriers_message or body["message"])
     assert len(api.calls) == 1 and waits == []
-
-
-def test_403_fails_check_naming_permissions(api, run_check):
-    api.get(MESSAGES_URL, status=403, json=error("Forbidden", "authorization_error"))
-
-    output = run_check(config())
-
-    (status,) = output.connection_status_messages
-    assert status.connectionStatus.status == Status.FAILED
-    assert "refused it access to https://api.courier.com/messages (403 authorization_error: Forbidden)" in (
-        status.connectionStatus.message
-    )
 
 
 BAD_CONFIGS = [
