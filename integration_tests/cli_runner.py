@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from unit_tests.builders import refused_key as refused_key  # the manifest's auth message, shared with unit tests
+
 # Long and distinctive, so a leak into any output is unmistakable.
 API_KEY = "pk_test_CANARY_cli_4b8e2f6a0c9d1e3f5a7b9c2d4e6f8a0b1c3d5e7f9"
 WRONG_KEY = "pk_test_CANARY_cli_wrong_9e7c5a3b1d0f2e4a6c8b0d2f4a6c8e0b2d4f6a8"
@@ -117,16 +119,6 @@ def final_state(messages: list[dict]) -> dict:
 
 
 EMULATOR_REFUSAL = "Invalid or missing authentication credentials"  # the emulator's 403 message for a bad key
-
-
-def refused_key(couriers_message: str | None) -> str:
-    """The config error a 401 or 403 ends in (manifest `filter_auth`), quoting Courier's message."""
-    return (
-        f'Courier refused the API key ("{couriers_message or "no message"}"). The key is wrong, revoked or missing, '
-        "belongs to the other environment (test and production keys differ), or, less often, has no access to "
-        "this data. Copy an API key from Settings > API Keys in Courier, for the workspace and environment you "
-        "want to sync, into api_key."
-    )
 
 
 def error_traces(messages: list[dict]) -> list[dict]:
