@@ -10,6 +10,7 @@ from urllib.parse import quote
 from courier_emulator.data import MessageLog
 from courier_emulator.workspace import Workspace
 from integration_tests.test_new_streams import STREAMS as NEW_STREAMS
+from integration_tests.test_new_streams import _next_cursor
 from integration_tests.test_new_streams import expected_records as new_streams_records
 from unit_tests.builders import CHILD_ENDPOINTS, LIST_ENDPOINTS, MESSAGE_CHILDREN
 
@@ -18,15 +19,6 @@ from unit_tests.builders import CHILD_ENDPOINTS, LIST_ENDPOINTS, MESSAGE_CHILDRE
 ALL_STREAMS = ("messages", *MESSAGE_CHILDREN, *LIST_ENDPOINTS, *CHILD_ENDPOINTS)
 EVERY_STREAM = (*ALL_STREAMS, *NEW_STREAMS)
 INCREMENTAL = ("messages", *MESSAGE_CHILDREN, "automation_runs", "journey_runs", "preference_logs")
-
-
-def _next_cursor(body: dict[str, Any]) -> str | None:
-    """The cursor of the next page in any of Courier's four envelopes, or None on the last page."""
-    if "paging" in body:
-        return body["paging"]["cursor"] if body["paging"]["more"] else None
-    if "has_more" in body:
-        return body["cursor"] if body["has_more"] else None
-    return body.get("next_cursor") or body.get("cursor")
 
 
 def walk(workspace: Workspace, path: str, key: str | None) -> list[dict[str, Any]]:
