@@ -112,9 +112,10 @@ class Emulator:
 
 
 @contextmanager
-def emulator(messages: int, workspace: str = "none", latency_ms: int = 0) -> Iterator[Emulator]:
+def emulator(messages: int, workspace: str = "none", latency_ms: int = 0, *readings: str) -> Iterator[Emulator]:
+    """The emulator in a process of its own; `readings` are its flags (e.g. `--messages-limit honoured`)."""
     command = [sys.executable, "-m", "courier_emulator", "--port", "0", "--api-key", API_KEY]
-    command += ["--messages", str(messages), "--workspace", workspace, "--latency-ms", str(latency_ms)]
+    command += ["--messages", str(messages), "--workspace", workspace, "--latency-ms", str(latency_ms), *readings]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -256,31 +257,39 @@ class Bench:
         row.note = _emulator_share(connector)
         self.rows += [baseline, row]
 
-    def latency_bound(self, children: Sequence[str], workers: int) -> None:
+    def latency_bound(self, children: Sequence[str], workers: int, limit_honoured: bool = False) -> None:
+        """The targets are for Courier's documented 10 messages a page; with `limit=100` honoured (a reading
+        the emulator serves under a flag) the figures are reported against that mode's own bound."""
         messages, latency = 2000, 0.040
-        pages = math.ceil(messages / 10)
-        with emulator(messages=messages, latency_ms=int(latency * 1000)) as emu:
+        pages = math.ceil(messages / (100 if limit_honoured else 10))
+        readings = ["--messages-limit", "honoured"] if limit_honoured else []
+        with emulator(messages, "none", int(latency * 1000), *readings) as emu:
             config = self.work.config(emu.base_url, num_workers=workers)
             command = read(self.work, config, ["messages", *children])
             runs = repeat(max(3, self.times - 2), lambda: run_process(command, emu), before=emu.reset)
             paths = Counter(str(entry["path"]) for entry in emu.requests())
-            if not children:  # what the same emulator gives the plain loop: its own overhead per request
+            if not children and not limit_honoured:  # the plain loop on the same emulator: its overhead per request
                 plain_command = [*PLAIN, emu.base_url, API_KEY, "messages"]
                 plain = repeat(max(3, self.times - 2), lambda: run_process(plain_command, emu))
         bound = max(pages * latency, (pages + messages * len(children)) * latency / workers)
         streams = " + ".join(["messages", *children])
+        mode = ", limit=100 honoured" if limit_honoured else ""
         row = Row(
-            f"latency-bound, 40 ms a request: {streams}, {messages:,} messages, {workers} workers", runs, "s", _wall
+            f"latency-bound, 40 ms a request{mode}: {streams}, {messages:,} messages, {workers} workers",
+            runs,
+            "s",
+            _wall,
         )
         after_startup = row.median() - self.connector_startup
-        limit = 1.1 if not children else 1.3
         row.ratio = f"{after_startup:.2f} s after start-up = {after_startup / bound:.2f}x the bound {bound:.1f} s"
-        row.target = f"<= {limit}x the bound"
-        row.met = after_startup <= limit * bound
+        if not limit_honoured:
+            limit = 1.1 if not children else 1.3
+            row.target = f"<= {limit}x the bound"
+            row.met = after_startup <= limit * bound
         row.note = f"/messages requested {paths['/messages']} times for {pages} pages (last run); " + _emulator_share(
             runs
         )
-        if not children:
+        if not children and not limit_honoured:
             baseline = Row(
                 f"latency-bound, 40 ms a request: messages, {messages:,} messages: plain requests loop",
                 plain,
@@ -503,6 +512,7 @@ def main() -> None:
         ("CPU-bound messages", lambda: bench.cpu_bound("messages", 20_000)),
         ("CPU-bound tenants", lambda: bench.cpu_bound("tenants", 20_000)),
         ("latency-bound messages", lambda: bench.latency_bound([], 10)),
+        ("latency-bound messages, limit honoured", lambda: bench.latency_bound([], 10, limit_honoured=True)),
         ("latency-bound messages + history", lambda: bench.latency_bound(["message_history"], 10)),
         (
             "latency-bound messages + history + content",

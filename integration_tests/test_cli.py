@@ -140,8 +140,8 @@ def test_first_read_returns_every_message_once_newest_first_with_the_max_enqueue
         jsonschema.validate(record["data"], schema)
     assert final_state(messages) == {"enqueued": str(courier.log.enqueued(0))}
     queries = [request["query"] for request in courier.requests()]
-    assert queries[0] == {}  # neither state nor start_date: no enqueued_after
-    assert [set(query) for query in queries[1:]] == [{"cursor"}] * 5
+    assert queries[0] == {"limit": "100"}  # neither state nor start_date: no enqueued_after
+    assert [set(query) for query in queries[1:]] == [{"cursor", "limit"}] * 5
     assert error_traces(messages) == []
 
 
@@ -165,7 +165,7 @@ def test_incremental_read_with_nothing_new_keeps_the_state(tmp_path, courier):
     )
 
     assert code == 0
-    assert courier.requests()[0]["query"] == {"enqueued_after": str(newest)}
+    assert courier.requests()[0]["query"] == {"enqueued_after": str(newest), "limit": "100"}
     assert record_ids(messages) == [courier.log.message_id(0)]  # inclusive boundary
     assert final_state(messages) == {"enqueued": str(newest)}
 
@@ -175,7 +175,7 @@ def test_start_date_is_sent_and_floors_the_read(tmp_path, courier):
     code, messages = cli(tmp_path, "read", config(courier, start_date=start), catalog=CATALOG.read_text())
 
     assert code == 0
-    assert courier.requests()[0]["query"] == {"enqueued_after": str(courier.log.enqueued(12))}
+    assert courier.requests()[0]["query"] == {"enqueued_after": str(courier.log.enqueued(12)), "limit": "100"}
     assert record_ids(messages) == [courier.log.message_id(i) for i in range(13)]
 
 

@@ -358,7 +358,7 @@ def test_debug_check_logs_its_request_with_the_key_masked(tmp_path, courier, env
     lines = debug_run(tmp_path, env, "check", cli_runner.config(courier.base_url))
 
     assert [status["status"] for status in of_type(lines, "CONNECTION_STATUS")] == ["SUCCEEDED"]
-    assert_requests_logged_with_the_key_masked(lines, [f"{courier.base_url}/messages"])
+    assert_requests_logged_with_the_key_masked(lines, [f"{courier.base_url}/messages?limit=100"])
 
 
 @pytest.mark.parametrize("env", DEBUG_MODES)
@@ -366,7 +366,7 @@ def test_debug_read_logs_its_requests_with_the_key_masked(tmp_path, courier, env
     lines = debug_run(tmp_path, env, "read", cli_runner.config(courier.base_url), catalog=CATALOG.read_text())
 
     assert record_ids(lines) == list(courier.log.ids())
-    assert_requests_logged_with_the_key_masked(lines, [f"{courier.base_url}/messages"])
+    assert_requests_logged_with_the_key_masked(lines, [f"{courier.base_url}/messages?limit=100"])
 
 
 @pytest.mark.parametrize("env", DEBUG_MODES)
@@ -377,7 +377,7 @@ def test_debug_read_with_a_wrong_key_fails_without_printing_it(tmp_path, courier
 
     assert_rejected_key(lines, EMULATOR_REFUSAL)
     assert [request["authorized"] for request in courier.requests()] == [False]
-    assert_requests_logged_with_the_key_masked(lines, [f"{courier.base_url}/messages"])
+    assert_requests_logged_with_the_key_masked(lines, [f"{courier.base_url}/messages?limit=100"])
 
 
 @pytest.mark.parametrize("env", DEBUG_MODES)
@@ -394,7 +394,9 @@ def test_debug_read_through_a_500_logs_the_failed_request_with_the_key_masked(tm
         "conflict or server error); retried with backoff. Try the sync again later.' after 1 tries. Waiting 1 "
         "seconds then retrying..."
     ]
-    assert_requests_logged_with_the_key_masked(lines, [f"{courier.base_url}/messages"] * 2)  # failed, then retried
+    assert_requests_logged_with_the_key_masked(
+        lines, [f"{courier.base_url}/messages?limit=100"] * 2
+    )  # failed, then retried
 
 
 @pytest.mark.parametrize("env", DEBUG_MODES)

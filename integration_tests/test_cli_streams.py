@@ -104,7 +104,7 @@ def test_full_refresh_of_every_stream_emits_exactly_the_emulators_records(tmp_pa
     owners = {url: OWNERS[route_template(url[0], workspace)] for url in requested}
     assert dict(requested) == {url: READS_PER_PAGE.get(owner, 1) for url, owner in owners.items()}
     assert set(owners.values()) == set(ALL_STREAMS)
-    assert (requested[("/lists", "[]")], requested[("/messages", "[]")]) == (5, 3)
+    assert (requested[("/lists", "[]")], requested[("/messages", "[('limit', '100')]")]) == (5, 3)
 
 
 def test_each_user_is_requested_once_per_user_stream(tmp_path, courier, workspace):

@@ -473,7 +473,7 @@ def test_first_sync_is_the_same_in_both_runtimes_record_for_record_state_for_sta
     assert without_lookback_window(cli_first) == without_lookback_window(sdm_first)
     assert cli_first.requests == sdm_first.requests
     # A parent's pages are read again by each stream that reads it: /messages by messages and its two children.
-    assert cli_first.requests[("/messages", "")] == 3
+    assert cli_first.requests[("/messages", "limit=100")] == 3
 
 
 @slow
@@ -507,7 +507,7 @@ def test_resumed_sync_reads_the_new_messages_and_the_saved_cursors_records_again
     assert without_lookback_window(resumed) == expected_states(log, workspace)
     # Every /messages request starts at the saved cursor; only the re-read messages' history is requested.
     assert {url: n for url, n in resumed.requests.items() if url[0] == "/messages"} == {
-        ("/messages", urlencode({"enqueued_after": saved["messages"]["enqueued"]})): 3
+        ("/messages", urlencode({"enqueued_after": saved["messages"]["enqueued"], "limit": "100"})): 3
     }
     assert sorted(path for path, _ in resumed.requests if path.endswith("/history")) == sorted(
         f"/messages/{log.message_id(i)}/history" for i in reread
@@ -537,7 +537,10 @@ FAULTS = [
 ]
 LOG = MessageLog(MESSAGES)
 # The three pages of the 25 messages, as the emulator sees them (path and raw query).
-PAGE_URLS = ["/messages", *(f"/messages?{urlencode({'cursor': LOG.cursor_for(i)})}" for i in (9, 19))]
+PAGE_URLS = [
+    "/messages?limit=100",
+    *(f"/messages?{urlencode({'limit': '100', 'cursor': LOG.cursor_for(i)})}" for i in (9, 19)),
+]
 WAIT_LOGS = {  # what the CDK logs for each retried fault: a 429 waits Retry-After + 1 s, a 500 its backoff, 1 s
     "429-seconds": "UserDefinedBackoffException: Rate limit exceeded (HTTP 429). Retrying in 2.0 seconds.",
     "500": "after 1 tries. Waiting 1 seconds then retrying...",

@@ -11,11 +11,18 @@ from unit_tests.builders import DAY_MS, config, ids, message, page, serve, state
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in epoch ms
 
 
-def queries(api: responses.RequestsMock) -> list[str]:
+def query_strings(api: responses.RequestsMock) -> list[str]:
     return [call.request.url.partition("?")[2] for call in api.calls]
 
 
-def test_full_refresh_follows_cursors_until_more_is_false(api, run_read):
+def queries(api: responses.RequestsMock) -> list[str]:
+    """Each request's query string without the `limit=100` that each of them must carry."""
+    strings = [query.split("&") for query in query_strings(api)]
+    assert all(query.count("limit=100") == 1 for query in strings), strings
+    return ["&".join(part for part in query if part != "limit=100") for query in strings]
+
+
+def test_full_refresh_follows_cursors_until_more_is_false_asking_for_100_a_page(api, run_read):
     serve(api, "/messages", page([message("m3", T0 + 3), message("m2", T0 + 2)], cursor="c1"))
     serve(api, "/messages", page([message("m1", T0 + 1)], cursor="c2"), cursor="c1")
     serve(api, "/messages", page([message("m0", T0)], cursor="c3", more=False), cursor="c2")
@@ -23,7 +30,7 @@ def test_full_refresh_follows_cursors_until_more_is_false(api, run_read):
     output = run_read(config())
 
     assert ids(output) == ["m3", "m2", "m1", "m0"]
-    assert queries(api) == ["", "cursor=c1", "cursor=c2"]
+    assert query_strings(api) == ["limit=100", "limit=100&cursor=c1", "limit=100&cursor=c2"]
     assert not output.errors
 
 
@@ -134,6 +141,26 @@ def test_state_is_the_max_enqueued_even_when_only_older_records_are_re_read(api,
 
     assert ids(output) == ["old"]
     assert output.most_recent_state.stream_state.__dict__ == {"enqueued": str(saved)}
+
+
+def test_if_courier_ignored_enqueued_after_paging_stops_after_the_first_page_ending_before_it(api, run_read):
+    saved = T0 + 10 * DAY_MS
+    lowest = saved - DAY_MS  # the saved cursor minus the default lookback
+    after = {"enqueued_after": str(lowest)}
+    serve(api, "/messages", page([message("new", saved + 5), message("recent", saved - 5)], cursor="c2"), **after)
+    serve(
+        api,
+        "/messages",
+        page([message("lowest", lowest), message("old", lowest - 1)], cursor="c3"),
+        **after,
+        cursor="c2",
+    )
+
+    output = run_read(config(), SyncMode.incremental, state(saved))
+
+    assert queries(api) == [f"enqueued_after={lowest}", f"enqueued_after={lowest}&cursor=c2"]  # not page 3
+    assert ids(output) == ["new", "recent", "lowest"]  # what the filter would have left
+    assert output.most_recent_state.stream_state.__dict__ == {"enqueued": str(saved + 5)}
 
 
 def test_full_refresh_with_start_date_filters_on_the_server_too(api, run_read):

@@ -126,3 +126,20 @@ def test_full_refresh_of_runs_follows_next_cursor_and_sends_the_start_date_floor
     output = run_read(config(), streams=("automation_runs",))
 
     assert keys(output, "automation_runs", "run_id") == [("r2",), ("r1",)]
+
+
+@pytest.mark.parametrize("stream", PARAMS)
+def test_if_courier_ignored_the_filter_paging_stops_after_the_first_page_ending_before_it(api, run_read, stream):
+    path, filter_name, query, cursor_field, id_field, body = STREAMS[stream]
+    saved = "2026-01-03T10:00:00.123Z"
+    filtered = {**query, filter_name: saved}
+    new, at_state = _record(stream, "new", "2026-01-04T08:00:00.000Z"), _record(stream, "at", saved)
+    older = _record(stream, "older", "2026-01-02T00:00:00.000Z")
+    serve(api, path, body([new], "c2"), **filtered)
+    serve(api, path, body([at_state, older], "c3"), **filtered, cursor="c2")
+
+    output = run_read(config(), SyncMode.incremental, stream_state(stream, {cursor_field: saved}), streams=(stream,))
+
+    assert queries(api, path) == [filtered, {**filtered, "cursor": "c2"}]  # newest first: page 3 is older still
+    assert keys(output, stream, id_field) == [("new",), ("at",)]  # what the filter would have left
+    assert final_state(output, stream) == {cursor_field: "2026-01-04T08:00:00.000Z"}

@@ -168,7 +168,7 @@ def test_cleared_optional_fields_mean_their_defaults(api, run_read):
     output = run_read(config(base_url="", start_date=""), SyncMode.incremental)
 
     assert ids(output) == ["m1"]
-    assert api.calls[0].request.url == MESSAGES_URL  # the default base URL, and no enqueued_after
+    assert api.calls[0].request.url == f"{MESSAGES_URL}?limit=100"  # the default base URL, and no enqueued_after
 
 
 def test_unknown_config_keys_are_ignored(api, run_read):
