@@ -1,4 +1,6 @@
-"""Runs the installed `source-courier` CLI as a subprocess and reads its Airbyte messages.
+"""Runs the `source-courier` CLI and reads its Airbyte messages: in this process by default, its entrypoint
+(`source_courier.run.run`) with this argv, stdout and environment, or as the installed console script in a
+subprocess where a test says so (each command once, another executable, another working directory).
 
 Every run's stdout and stderr is kept in `OUTPUTS`; `conftest.py` scans them all at the end of the session
 for the canary keys below.
@@ -6,12 +8,15 @@ for the canary keys below.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from unit_tests.builders import refused_key as refused_key  # the manifest's auth message, shared with unit tests
 
@@ -37,20 +42,45 @@ def cli(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    in_subprocess: bool = False,
     **files: Any,
 ) -> tuple[int, list[dict]]:
-    """Runs one command (of the installed CLI unless `executable` says otherwise); returns its exit code and its
-    stdout, which must be protocol messages only."""
-    args = [*executable, command, *extra_args]
+    """Runs one command of the CLI (in a subprocess if asked, or if `executable` or `cwd` is given); returns its
+    exit code and its stdout, which must be protocol messages only. `env` replaces the environment."""
+    args = [command, *extra_args]
     for name, content in (({"config": config} if config is not None else {}) | files).items():
         path = tmp_path / f"{name}.json"
         path.write_text(content if isinstance(content, str) else json.dumps(content))
         args += [f"--{name}", str(path)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=900, env=env, cwd=cwd)
-    OUTPUTS.extend([done.stdout, done.stderr])
-    messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    assert all(message.get("type") in PROTOCOL_TYPES for message in messages), done.stdout
-    return done.returncode, messages
+    if in_subprocess or tuple(executable) != (str(CLI),) or cwd is not None:
+        done = subprocess.run([*executable, *args], capture_output=True, text=True, timeout=900, env=env, cwd=cwd)
+        code, stdout, stderr = done.returncode, done.stdout, done.stderr
+    else:
+        code, stdout, stderr = _in_process(args, env)
+    OUTPUTS.extend([stdout, stderr])
+    messages = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    assert all(message.get("type") in PROTOCOL_TYPES for message in messages), stdout
+    return code, messages
+
+
+def _in_process(args: list[str], env: Mapping[str, str] | None) -> tuple[int, str, str]:
+    """The console script's entrypoint, called here: the CDK's print buffer writes to `sys.__stdout__`."""
+    from source_courier.run import run
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        mock.patch.object(sys, "argv", [str(CLI), *args]),
+        mock.patch.object(sys, "stdout", stdout),
+        mock.patch.object(sys, "__stdout__", stdout),
+        mock.patch.object(sys, "stderr", stderr),
+        mock.patch.dict(os.environ, env or os.environ, clear=True),
+    ):
+        try:
+            run()
+            code = 0
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else 1
+    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def key_forms(key: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""The installed `source-courier` CLI, run as a subprocess against the local Courier emulator."""
+"""The `source-courier` CLI against the local Courier emulator: each command once as the installed console script
+in a subprocess, the rest through its entrypoint in this process (`cli_runner`)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def config(courier: RunningEmulator, **overrides: Any) -> dict[str, Any]:
 
 
 def test_spec_prints_one_spec(tmp_path):
-    code, messages = cli(tmp_path, "spec")
+    code, messages = cli(tmp_path, "spec", in_subprocess=True)
 
     assert code == 0
     (spec,) = of_type(messages, "SPEC")
@@ -62,7 +63,7 @@ def test_module_entrypoint_runs_too():
 
 
 def test_check_succeeds_with_one_request(tmp_path, courier):
-    code, messages = cli(tmp_path, "check", config(courier))
+    code, messages = cli(tmp_path, "check", config(courier), in_subprocess=True)
 
     assert code == 0
     assert [status["status"] for status in of_type(messages, "CONNECTION_STATUS")] == ["SUCCEEDED"]
@@ -89,7 +90,7 @@ def test_check_refuses_plain_http_to_another_host_before_any_request(tmp_path, c
 
 
 def test_discover_declares_messages_incremental_on_enqueued(tmp_path, courier):
-    code, messages = cli(tmp_path, "discover", config(courier))
+    code, messages = cli(tmp_path, "discover", config(courier), in_subprocess=True)
 
     assert code == 0
     (catalog,) = of_type(messages, "CATALOG")
@@ -132,7 +133,7 @@ def test_first_read_returns_every_message_once_newest_first_with_the_max_enqueue
     (schema,) = [s["json_schema"] for s in of_type(discovered, "CATALOG")[0]["streams"] if s["name"] == "messages"]
     courier.reset_requests()
 
-    code, messages = cli(tmp_path, "read", config(courier), catalog=CATALOG.read_text())
+    code, messages = cli(tmp_path, "read", config(courier), catalog=CATALOG.read_text(), in_subprocess=True)
 
     assert code == 0
     assert record_ids(messages) == list(courier.log.ids())

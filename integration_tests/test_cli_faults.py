@@ -166,7 +166,7 @@ def test_faults_without_end_other_than_429_fail_as_transient_after_ten_minutes_o
     # plan's seed decides.
     courier.set_faults(ENDLESS, max_in_a_row=WITHOUT_END, retry_after=1, retry_after_on_errors=True, seed=SEED)
     plan = FaultPlan(ENDLESS, max_in_a_row=WITHOUT_END, seed=SEED)
-    served = [plan.decide("/messages", "/messages", lambda kind: True) for _ in range(11)]
+    served = [plan.decide("/messages?limit=100", "/messages", lambda kind: True) for _ in range(11)]
 
     code, messages = read(tmp_path, courier)
 
