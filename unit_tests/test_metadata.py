@@ -242,3 +242,11 @@ def test_icon_is_small_and_references_nothing_outside_itself():
         for name, value in element.attrib.items():
             assert not name.lower().startswith("on"), f"event handler {name} on <{element.tag}>"
             assert "href" not in name and "url(" not in value, f"reference {name}={value!r} on <{element.tag}>"
+
+
+@pytest.mark.parametrize(
+    ("document", "limit"),
+    [("README.md", 10_000), ("docs/courier.md", 20_000), ("CONTRIBUTING.md", 12_000)],
+)
+def test_the_docs_stay_lean(document: str, limit: int) -> None:
+    assert len((ROOT / document).read_bytes()) <= limit  # house rule 9: a reviewer reads them in one sitting
