@@ -1,6 +1,6 @@
 """The connector's two runtimes, side by side against the emulator; each test runs once per runtime.
 
-- `cli`: the installed `source-courier`, i.e. `source_courier/run.py` and `source.py` around the packaged manifest.
+- `cli`: the installed `source-courier`, i.e. `source_courier/run.py` (glue in `presentation.py`) and `source.py` around the packaged manifest.
 - `sdm`: the CDK's `source-declarative-manifest --manifest-path M --components-path C` on the self-managed export
   (`scripts/builder_manifest.py`), with AIRBYTE_ENABLE_UNSAFE_CODE=true, run from a scratch directory.
 
@@ -73,7 +73,7 @@ from integration_tests.cli_runner import (
 from integration_tests.workspace_oracle import EVERY_STREAM, as_emitted, expected_records, message_children, newest
 from scripts.builder_manifest import export
 from source_courier import SourceCourier
-from source_courier.run import ProviderSettingsRedactor
+from source_courier.presentation import ProviderSettingsRedactor
 
 RUNTIMES = ("cli", "sdm")
 SDM = Path(sys.executable).with_name("source-declarative-manifest")
