@@ -151,21 +151,21 @@ class CourierErrorHandler(DefaultErrorHandler, BackoffStrategy):
             raise ValueError("max_wait_seconds must be positive")
         self.backoff_strategies = [self]  # the requester hands these to its HTTP client
         retries = InterpolatedString.create(str(self.connection_retries), parameters=parameters).eval(self.config)
-        self.connection_tries, self.unreachable_tries = int(retries) + 1, dict[Any, int]()  # tries by request
+        self.connection_tries, self.unreachable_tries = int(retries) + 1, dict[int, int]()  # tries, by thread
 
     def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
-        request, cause = getattr(response_or_exception, "request", None), _unreachable(response_or_exception)
-        tries = self.unreachable_tries.pop(request, 0) + 1
+        thread, cause = threading.get_ident(), _unreachable(response_or_exception)  # a thread retries one request
+        tries = self.unreachable_tries.pop(thread, 0) + 1
         if cause is None:
             resolution = super().interpret_response(response_or_exception)
             retried = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
             return replace(resolution, failure_type=FailureType.transient_error) if retried else resolution
-        parts = urlsplit(str(getattr(request, "url", "")))
+        parts = urlsplit(str(getattr(getattr(response_or_exception, "request", None), "url", "")))
         host = parts.netloc if parts.port else f"{parts.netloc}:{443 if parts.scheme == 'https' else 80}"
         message = f"Could not connect to {host}: {cause} (attempt {tries} of {self.connection_tries}). Check base_url, and that this machine can reach {host}."
         if tries >= self.connection_tries:
             return ErrorResolution(ResponseAction.FAIL, FailureType.transient_error, message)
-        self.unreachable_tries[request] = tries
+        self.unreachable_tries[thread] = tries
         return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, message)
 
     def backoff_time(self, response_or_exception: Any, attempt_count: int = 0) -> float | None:
@@ -193,10 +193,8 @@ def _unreachable(error: Any) -> str | None:
     return text[:1].lower() + text[1:]
 
 
-def _causes(error: BaseException | None) -> Iterator[BaseException]:
-    for _ in range(10):  # requests' error wraps urllib3's, which wraps the socket's or ssl's
-        if error is None:
-            return
+def _causes(error: BaseException | None, depth: int = 10) -> Iterator[BaseException]:
+    while error is not None and (depth := depth - 1) >= 0:  # requests' wraps urllib3's, which wraps the socket's
         yield error
         linked = (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args[:1])
         error = next((cause for cause in linked if isinstance(cause, BaseException)), None)

@@ -408,3 +408,16 @@ def test_a_connection_that_recovers_reads_on(api, run_read, waits, no_dns):
 
     assert ids(output) == ["m1"]
     assert waits == [1, 2]
+
+
+def test_a_redirect_to_an_unresolvable_host_is_bounded_like_any_unreachable_host(api, run_read, waits, no_dns):
+    """Each retry follows the redirect in a new request object: the count is kept per worker thread instead."""
+    api.get(MESSAGES_URL, status=302, headers={"Location": f"https://{UNREACHABLE_HOST}/messages"})
+    api.add_passthru(f"https://{UNREACHABLE_HOST}")
+
+    output = run_read(config())
+
+    assert waits == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert stream_error(output).message == unreachable(
+        f"{UNREACHABLE_HOST}:443", "its name was not found in DNS (Name or service not known)", 9, 9
+    )
