@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from integration_tests.cli_runner import (
     cli,
     error_traces,
     final_state,
+    logs,
     messages_state,
     of_type,
     record_ids,
@@ -201,3 +203,35 @@ def test_incremental_read_after_time_moves_on_returns_new_messages_and_the_lookb
         assert len(changed) == moved["advanced"] > 0  # status changes reach the destination via the lookback
         assert final_state(second) == {"enqueued": str(moved["newest_enqueued"])}
         assert courier.stats()["filters"]["enqueued_after"] == [str(saved - DAY_MS)] * 3  # on every page
+
+
+@pytest.mark.slow  # about 6 s: the CLI's start-up and check's two waits (1 + 2 s)
+def test_check_of_an_unreachable_base_url_fails_within_30_seconds_naming_host_and_cause(tmp_path):
+    started = time.monotonic()
+    code, messages = cli(tmp_path, "check", cli_runner.config("http://127.0.0.1:1"))
+    elapsed = time.monotonic() - started
+
+    assert code == 0 and elapsed < 30
+    assert [(status["status"], status["message"]) for status in of_type(messages, "CONNECTION_STATUS")] == [
+        (
+            "FAILED",
+            "Could not connect to 127.0.0.1:1: connection refused (attempt 3 of 3). Check base_url, and that this "
+            "machine can reach 127.0.0.1:1.",
+        )
+    ]
+    assert not any("Rate limit" in line for line in logs(messages))
+
+
+@pytest.mark.slow  # about 3 s: the CLI's start-up
+def test_read_of_a_misspelt_stream_ends_in_a_config_error_naming_it_before_any_request(tmp_path, courier):
+    catalog = CATALOG.read_text().replace('"name": "messages"', '"name": "mesages"')
+
+    code, messages = cli(tmp_path, "read", config(courier), catalog=catalog)
+
+    assert code == 1 and record_ids(messages) == []
+    (error,) = error_traces(messages)
+    assert error["failure_type"] == "config_error"
+    assert error["message"].startswith(
+        "The catalog names no stream of source-courier (it names mesages). Its streams are messages, message_history, "
+    )
+    assert courier.requests() == []

@@ -251,13 +251,15 @@ def test_redirect_to_an_unresolvable_host_is_retried_from_the_start_without_leak
 
     assert code == 0 and record_ids(messages) == [LOG.message_id(0), LOG.message_id(1)]
     assert courier.received == [Received(courier.host(), "/messages", WITH_KEY)] * 2
-    # The CDK logs the connection error it retries, naming the host it could not resolve and not the key.
+    # The connection error retried names the host that could not be resolved (where the redirect led), not the key.
     (retried,) = [line for line in logs(messages) if "retrying" in line.lower()]
     assert retried.startswith(
-        "Caught retryable error 'ConnectionError: HTTPConnectionPool(host='courier.example.invalid', port=80): "
-        "Max retries exceeded with url: /messages "
+        "Caught retryable error 'Could not connect to courier.example.invalid:80: its name was not found in DNS ("
     )
-    assert retried.endswith("' after 1 tries. Waiting 1 seconds then retrying...")
+    assert retried.endswith(
+        "(attempt 1 of 9). Check base_url, and that this machine can reach courier.example.invalid:80.' after 1 "
+        "tries. Waiting 1 seconds then retrying..."
+    )
     assert_no_key_in(last_output())
 
 

@@ -1,6 +1,6 @@
 """The connector's two runtimes, side by side against the emulator; each test runs once per runtime.
 
-- `cli`: the installed `source-courier`, i.e. `source_courier/run.py` and `source.py` around the packaged manifest.
+- `cli`: the installed `source-courier`, i.e. `source_courier/run.py` (glue in `presentation.py`) and `source.py` around the packaged manifest.
 - `sdm`: the CDK's `source-declarative-manifest --manifest-path M --components-path C` on the self-managed export
   (`scripts/builder_manifest.py`), with AIRBYTE_ENABLE_UNSAFE_CODE=true, run from a scratch directory.
 
@@ -17,9 +17,12 @@ each runtime's exact output:
    the CDK's backoff logs (at INFO) for each retried 2xx; the CDK logs both as sent.
 5. A saved state the CDK cannot parse: the CLI fails before reading with a config_error naming the stream, the
    value and the fix; the CDK fails with "Something went wrong in the connector" (system_error).
-6. A config, catalog or state file that is not JSON: the CLI prints a config_error "source-courier could not start:
-   ..."; `source-declarative-manifest` prints "Error starting the sync. ..." without a failure type, and a traceback
-   on stderr.
+6. A config, catalog or state file that is not JSON: the CLI prints a config_error ("source-courier could not start:
+   ...", or for the state file "The state file ... cannot be read as JSON" with the shape expected);
+   `source-declarative-manifest` prints "Error starting the sync. ..." without a failure type, and a traceback on
+   stderr.
+7. A config breaking the spec: the CLI names the field, what it must be and what it got; the CDK says "Config
+   validation error: 31 is greater than the maximum of 30".
 
 `source-declarative-manifest` also refuses to run the components without AIRBYTE_ENABLE_UNSAFE_CODE=true.
 
@@ -73,7 +76,7 @@ from integration_tests.cli_runner import (
 from integration_tests.workspace_oracle import EVERY_STREAM, as_emitted, expected_records, message_children, newest
 from scripts.builder_manifest import export
 from source_courier import SourceCourier
-from source_courier.run import ProviderSettingsRedactor
+from source_courier.presentation import ProviderSettingsRedactor
 
 RUNTIMES = ("cli", "sdm")
 SDM = Path(sys.executable).with_name("source-declarative-manifest")
@@ -766,9 +769,10 @@ def test_a_state_file_that_is_not_json_fails_before_any_request_the_cli_as_a_con
         "line 1 column 2 (char 1). Please ensure that it is a valid JSON."
     )
     if runtime.name == "cli":
-        assert (error["failure_type"], error["message"]) == (
-            "config_error",
-            f"source-courier could not start: {problem}",
+        assert error["failure_type"] == "config_error"
+        assert error["message"].startswith(
+            f"The state file {tmp_path / 'state.json'} cannot be read as JSON (Expecting property name enclosed in "
+            "double quotes: line 1 column 2 (char 1)). Expected a JSON list of the `state` of STATE messages"
         )
         assert done.stderr == ""
     else:  # no failure type, and the traceback on stderr too
@@ -778,6 +782,22 @@ def test_a_state_file_that_is_not_json_fails_before_any_request_the_cli_as_a_con
             f"for assistance. Error: {problem}"
         )
         assert done.stderr.startswith("Traceback (most recent call last):") and done.stderr.endswith(f"{problem}\n")
+    assert fresh.requests() == []
+
+
+@slow
+def test_a_config_breaking_the_spec_fails_before_any_request_the_cli_naming_the_field_sdm_quoting_jsonschema(
+    tmp_path, runtime, fresh
+):
+    done = run(runtime, tmp_path, "check", cli_runner.config(fresh.base_url, lookback_days=31))
+
+    assert done.code == 0 and done.errors == []
+    message = (
+        "lookback_days must be a whole number from 0 to 30 (got 31)."
+        if runtime.name == "cli"
+        else "Config validation error: 31 is greater than the maximum of 30"
+    )
+    assert done.statuses == [{"status": "FAILED", "message": message}]
     assert fresh.requests() == []
 
 

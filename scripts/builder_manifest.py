@@ -29,7 +29,8 @@ The Cloud export transforms the parsed manifest; `CLOUD_SWAPS` maps each custom 
   token), so such an endpoint would page forever.
 - `CourierErrorHandler` -> `DefaultErrorHandler` with the same `response_filters` and `max_retries` and
   `backoff_strategies: [WaitTimeFromHeader (Retry-After, max_waiting_time_in_seconds = max_wait_seconds),
-  ExponentialBackoffStrategy (factor 1)]`.
+  ExponentialBackoffStrategy (factor 1)]`. Its `connection_retries` goes: a refused connection, DNS or TLS failure
+  takes the CDK's default (retried within `max_time`, then its "Exhausted available request attempts" message).
 - `CourierConfigField` -> nothing: its config validations are dropped and `CLOUD_FIELD_PATTERNS` adds a spec
   `pattern` (and `pattern_descriptor`) to the field it checked instead.
 
@@ -226,7 +227,7 @@ def _as_cursor_pagination(component: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _as_default_error_handler(component: Mapping[str, Any]) -> dict[str, Any]:
-    fields = _fields(component, {"max_retries", "max_wait_seconds", "header", "response_filters"})
+    fields = _fields(component, {"max_retries", "max_wait_seconds", "header", "response_filters", "connection_retries"})
     header = {"type": "WaitTimeFromHeader", "header": fields.get("header", "Retry-After")}
     if fields.get("max_wait_seconds") is not None:
         header["max_waiting_time_in_seconds"] = fields["max_wait_seconds"]

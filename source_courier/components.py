@@ -1,16 +1,17 @@
-"""The three components `manifest.yaml` needs where CDK 7.39 has none; each docstring names the gap.
+"""The components `manifest.yaml` needs where CDK 7.39 has none; each docstring names the gap.
 
-Each costs Airbyte Cloud users something: Cloud's Builder runs no custom code, so the Cloud export swaps
-each for the nearest CDK component (docs/courier.md lists what is lost). No `from __future__ import
-annotations`: the Builder execs this file into a module outside `sys.modules`, where a dataclass with
+The Cloud export swaps each for the nearest CDK component (docs/courier.md lists what is lost). No `from
+__future__ import annotations`: the Builder execs this file outside `sys.modules`, where a dataclass with
 string annotations fails to import.
 """
 
 import math
 import re
+import socket
+import ssl
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import InitVar, dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy import BackoffStrategy
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
@@ -29,12 +31,11 @@ from airbyte_cdk.sources.declarative.validators.validation_strategy import Valid
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Record, StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from urllib3.exceptions import LocationParseError
+from urllib3.exceptions import LocationParseError, NewConnectionError
 from urllib3.util import parse_url
 
 
-def _utcnow() -> datetime:
-    """The clock `CourierErrorHandler` measures HTTP-dates against (tests replace it)."""
+def _utcnow() -> datetime:  # the clock HTTP-dates are measured against (tests replace it)
     return datetime.now(timezone.utc)
 
 
@@ -55,25 +56,13 @@ def _at(body: Any, path: list[str]) -> Any:
 
 @dataclass
 class GuardedCursorPagination(PaginationStrategy):
-    """Follows the page cursor of one of Courier's paging styles, guarded against paging forever.
+    """Follows the cursor at `cursor_path` until `more_path` (if any) is false or the cursor empty, guarded.
 
-    The gap: the CDK's CursorPagination cannot see the previous token (its `stop_condition` gets the page,
-    not the token that asked for it), so a cursor Courier hands back twice pages forever. Here
-    `cursor_path` is where a page names the next cursor, `more_path` (if the style has one) where it says
-    whether more pages follow; paging stops on `more: false` or an empty cursor, and
-    - a cursor already returned in this partition fails the stream, naming the endpoint: at once if it is
-      one of the last `remembered_cursors`, else within twice the loop's length (Brent's checkpoints at
-      pages 1, 2, 4, 8, ...), so memory stays flat over a million messages;
-    - `max_consecutive_empty_pages` pages in a row with no records and a fresh cursor fail likewise.
-
-    Partitions share this object across worker threads: the bookkeeping is per thread and per slice, and
-    restarts whenever a partition asks for its first page again.
-
-        pagination_strategy:
-          type: CustomPaginationStrategy
-          class_name: source_courier.components.GuardedCursorPagination
-          cursor_path: [paging, cursor]
-          more_path: [paging, more]
+    The gap: the CDK's CursorPagination cannot see the previous token, so a cursor Courier hands back twice
+    pages forever. Here a cursor already returned in the partition fails the stream naming the endpoint: at
+    once if it is one of the last `remembered_cursors`, else within twice the loop's length (Brent's
+    checkpoints at pages 1, 2, 4, ...), memory flat; `max_consecutive_empty_pages` empty pages with fresh
+    cursors fail likewise. Bookkeeping is per thread and slice, restarted when a partition asks for page 1.
     """
 
     cursor_path: list[str]
@@ -141,43 +130,45 @@ class GuardedCursorPagination(PaginationStrategy):
 class CourierErrorHandler(DefaultErrorHandler, BackoffStrategy):
     """The CDK's DefaultErrorHandler (the manifest's response filters decide), with Courier's retry waits.
 
-    The gaps, in the CDK's WaitTimeFromHeader and ExponentialBackoffStrategy:
+    The gaps, in the CDK's WaitTimeFromHeader, ExponentialBackoffStrategy and filters:
     - `Retry-After` may be seconds or an HTTP-date; the CDK reads numbers only.
-    - Their waits are uncapped: the attempt count grows with every retry of a request, so after twenty
-      429s with `Retry-After: 1` a 503 would wait 2^21 s. Here every wait is at most `max_wait_seconds`.
-    - Any wait a strategy returns is logged by the CDK as "Rate limit exceeded". This answers a wait for
-      a 429 only; other retried faults (5xx, timeouts, a 200 without the envelope) take the CDK's own
-      exponential backoff, logged as a retryable error, within the handler's `max_time`.
-    - The CDK ends a retried response by its status code's failure type (a 409, or a 200 without the
-      envelope, as system_error); what is retried here ends as transient_error.
-
-        error_handler:
-          type: CustomErrorHandler
-          class_name: source_courier.components.CourierErrorHandler
-          max_retries: 30
-          max_wait_seconds: 600
+    - Their waits are uncapped (the attempt count grows with every retry of a request, so after twenty 429s
+      a 503 would wait 2^21 s): every wait is at most `max_wait_seconds`.
+    - The CDK logs any wait a strategy returns as "Rate limit exceeded": this answers a 429 only; other
+      retried faults take the CDK's own exponential backoff (1, 2, 4, ... s) within `max_time`.
+    - What is retried ends as transient_error, not as its status code's failure type.
+    - Filters match responses only: a refused connection, a DNS or a TLS failure is retried
+      `connection_retries` times (interpolated: `check` sets fewer), then fails naming host and cause.
     """
 
     max_wait_seconds: float = 600
     header: str = "Retry-After"
+    connection_retries: int | str = 8
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
         if self.max_wait_seconds <= 0:
             raise ValueError("max_wait_seconds must be positive")
         self.backoff_strategies = [self]  # the requester hands these to its HTTP client
+        retries = InterpolatedString.create(str(self.connection_retries), parameters=parameters).eval(self.config)
+        self.connection_tries, self.unreachable_tries = int(retries) + 1, dict[int, int]()  # tries, by thread
 
     def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
-        resolution = super().interpret_response(response_or_exception)
-        if resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED):
-            return replace(resolution, failure_type=FailureType.transient_error)
-        return resolution
+        thread, cause = threading.get_ident(), _unreachable(response_or_exception)  # a thread retries one request
+        tries = self.unreachable_tries.pop(thread, 0) + 1
+        if cause is None:
+            resolution = super().interpret_response(response_or_exception)
+            retried = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
+            return replace(resolution, failure_type=FailureType.transient_error) if retried else resolution
+        parts = urlsplit(str(getattr(getattr(response_or_exception, "request", None), "url", "")))
+        host = parts.netloc if parts.port else f"{parts.netloc}:{443 if parts.scheme == 'https' else 80}"
+        message = f"Could not connect to {host}: {cause} (attempt {tries} of {self.connection_tries}). Check base_url, and that this machine can reach {host}."
+        if tries >= self.connection_tries:
+            return ErrorResolution(ResponseAction.FAIL, FailureType.transient_error, message)
+        self.unreachable_tries[thread] = tries
+        return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, message)
 
-    def backoff_time(
-        self,
-        response_or_exception: requests.Response | requests.RequestException | None,
-        attempt_count: int = 0,
-    ) -> float | None:
+    def backoff_time(self, response_or_exception: Any, attempt_count: int = 0) -> float | None:
         if not isinstance(response_or_exception, requests.Response) or response_or_exception.status_code != 429:
             return None
         wait = _retry_after_seconds(response_or_exception.headers.get(self.header, "").strip())
@@ -186,15 +177,34 @@ class CourierErrorHandler(DefaultErrorHandler, BackoffStrategy):
         return min(wait, float(self.max_wait_seconds))
 
 
-def _retry_after_seconds(value: str) -> float | None:
-    if not value:
+def _unreachable(error: Any) -> str | None:
+    """Why no connection could be made (refused, DNS, TLS, ...), or None for any other outcome."""
+    if not isinstance(error, requests.ConnectionError) or isinstance(error, requests.Timeout):
         return None
+    causes = list(_causes(error))
+    if not any(isinstance(cause, (NewConnectionError, ssl.SSLError)) for cause in causes):
+        return None  # e.g. a connection dropped mid-response: retried as any other fault
+    last = causes[-1]
+    text = re.sub(r" \(_ssl\.c:\d+\)$", "", str(getattr(last, "strerror", None) or last))
+    if isinstance(last, ssl.SSLError):
+        return f"the TLS handshake failed ({text})"
+    if isinstance(last, socket.gaierror):
+        return f"its name was not found in DNS ({text})"
+    return text[:1].lower() + text[1:]
+
+
+def _causes(error: BaseException | None, depth: int = 10) -> Iterator[BaseException]:
+    while error is not None and (depth := depth - 1) >= 0:  # requests' wraps urllib3's, which wraps the socket's
+        yield error
+        linked = (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args[:1])
+        error = next((cause for cause in linked if isinstance(cause, BaseException)), None)
+
+
+def _retry_after_seconds(value: str) -> float | None:
     try:
-        seconds = float(value)
+        return float(value) if math.isfinite(float(value)) else None
     except ValueError:
         pass
-    else:
-        return seconds if math.isfinite(seconds) else None
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -269,19 +279,9 @@ CONFIG_RULES: dict[str, Callable[[Any], str | None]] = {
 class CourierConfigField(ValidationStrategy):
     """Refuses a config field Courier cannot use, with a config_error naming the field and the fix.
 
-    The gap: the CDK's ValidateAdheresToSchema raises a plain ValueError quoting the JSON schema, which ends
-    as a system error naming neither the field nor the fix, and a spec `pattern` cannot tell a real date
-    (2024-02-30) or a URL requests can parse. `field` picks the rule: `api_key` (one token, no whitespace
-    inside), `base_url` (https://, or http:// to this machine only, so the key never travels in clear
-    text), `start_date` (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ naming a real UTC moment).
-
-        validations:
-          - type: DpathValidator
-            field_path: [base_url]
-            validation_strategy:
-              type: CustomValidationStrategy
-              class_name: source_courier.components.CourierConfigField
-              field: base_url
+    The gap: ValidateAdheresToSchema's plain ValueError names neither field nor fix, and a spec `pattern`
+    cannot tell a real date (2024-02-30) or a URL requests can parse. `field` picks the rule: `api_key` (no
+    whitespace inside), `base_url` (https://, or http:// to loopback only), `start_date` (a real UTC moment).
     """
 
     field: str

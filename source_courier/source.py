@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import ast
+import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog, Status
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+)
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 LAST_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last moment Python's datetime holds
 
@@ -37,6 +46,86 @@ class SourceCourier(YamlDeclarativeSource):
         if status.status == Status.FAILED and status.message:
             status.message = unwrapped_check_failure(status.message)
         return status
+
+    @classmethod
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+        """The CDK's, with a config_error naming the state file and the shape expected when it is not a list of
+        state messages (the CDK says "Schema validation failed: - "type" is not of type "object"")."""
+        if not state_path:  # the entrypoint asks even when there is none
+            return []
+        try:
+            with open(state_path, encoding="utf-8") as file:
+                content = json.load(file)
+        except (OSError, ValueError) as error:
+            raise state_file_error(f"The state file {state_path} cannot be read as JSON ({error}).") from None
+        if content is not None and not isinstance(content, list):
+            kind = {dict: "a JSON object", str: "a JSON string", bool: "a JSON boolean"}.get(
+                type(content), "a JSON number"
+            )
+            kind = "a single state message" if isinstance(content, dict) and "type" in content else kind
+            raise state_file_error(f"The state file {state_path} holds {kind}, not a list of state messages.")
+        try:
+            return super().read_state(state_path)
+        except Exception as error:
+            raise state_file_error(
+                f"The state file {state_path} holds a list, but not of Airbyte state messages.", str(error)
+            ) from None
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None = None,
+    ) -> Iterator[AirbyteMessage]:
+        """The CDK's read, refusing a catalog or a state that names none of the connector's streams.
+
+        The CDK skips a catalog stream it does not have without a word (it reports the stream INCOMPLETE), and
+        reads in full when the state names none: a misspelt name would read nothing, or everything again.
+        """
+        streams = [stream["name"] for stream in self.resolved_manifest["streams"]]
+        unknown = [configured.stream.name for configured in catalog.streams if configured.stream.name not in streams]
+        if unknown:
+            logger.warning(
+                f"The catalog names streams source-courier does not have, so they are not read: {', '.join(unknown)}. "
+                f"Its streams: {', '.join(streams)}."
+            )
+        if unknown and len(unknown) == len(catalog.streams):
+            message = (
+                f"The catalog names no stream of source-courier (it names {', '.join(unknown)}). Its streams are "
+                f"{', '.join(streams)}: run discover for a catalog of them, or in Airbyte refresh the source schema."
+            )
+            raise AirbyteTracedException(
+                message=message, internal_message=message, failure_type=FailureType.config_error
+            )
+        named = {descriptor.name for message in state or [] for descriptor in _stream_descriptors(message)}
+        if named and not named & set(streams):
+            raise state_file_error(
+                f"The state file names no stream of source-courier (it names {', '.join(sorted(named))})."
+            )
+        yield from super().read(logger, config, catalog, state)
+
+
+def _stream_descriptors(message: AirbyteStateMessage) -> list[Any]:
+    if message.stream is not None:
+        return [message.stream.stream_descriptor]
+    return [stream.stream_descriptor for stream in message.global_.stream_states] if message.global_ else []
+
+
+STATE_SHAPE = (
+    'Expected a JSON list of the `state` of STATE messages a read printed, e.g. [{"type": "STREAM", "stream": '
+    '{"stream_descriptor": {"name": "messages"}, "stream_state": {"enqueued": "1767225600000"}}}]. To make one from '
+    "a read's output: grep '\"type\":\"STATE\"' out.jsonl | tail -n 1 | python -c 'import json, sys; "
+    'print(json.dumps([json.loads(sys.stdin.read())["state"]]))\' > state.json'
+)
+
+
+def state_file_error(problem: str, details: str = "") -> AirbyteTracedException:
+    """A config_error saying what is wrong with the state file, the shape expected and how to make one."""
+    message = f"{problem} {STATE_SHAPE}"
+    return AirbyteTracedException(
+        message=message, internal_message=details or message, failure_type=FailureType.config_error
+    )
 
 
 CHECK_WRAPPER = re.compile(r"Stream \w+ is not available: (.+)", re.DOTALL)

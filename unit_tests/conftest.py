@@ -28,7 +28,7 @@ from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
 from source_courier import SourceCourier
-from source_courier.run import protocol_lines, uncaught_error_line
+from source_courier.presentation import protocol_lines, uncaught_error_line
 from unit_tests.builders import API_KEY, catalog
 
 CANARIES = (API_KEY,)

@@ -32,7 +32,7 @@ from airbyte_cdk.models import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from source_courier import run as entrypoint
+from source_courier import presentation, run
 from source_courier.components import START_DATE_FORMATS
 from source_courier.source import SAVED_CURSORS
 from unit_tests.builders import API_KEY, DAY_MS, catalog, message, page, serve
@@ -53,7 +53,16 @@ URL_FIX = (
     "Use an https:// URL such as https://api.courier.com (the default: remove base_url to use it), "
     "or http:// only to 127.0.0.1, [::1] or localhost for a local test server."
 )
-SCHEMA = "Config validation error: "  # the CDK's prefix for a JSON-schema error; such errors are checked first
+# What each field must be, as a spec violation (checked first, by the CLI's entrypoint) says it.
+MUST_BE = {
+    "api_key": "text",
+    "start_date": "text such as 2024-01-31",
+    "lookback_days": "a whole number from 0 to 30",
+    "base_url": "text such as https://api.courier.com",
+    "num_workers": "a whole number from 2 to 20",
+    "requests_per_second": "a whole number of at least 1",
+    "connection_retries": "a whole number from 0 to 8",
+}
 NEWEST = 1_767_225_600_000  # the one message Courier holds in the state tests
 WHITESPACE = " \t\n\r\x0b\x0c\u00a0\u2003\u3000"
 
@@ -63,6 +72,7 @@ class Run:
     exit_code: int
     messages: list[AirbyteMessage]
     requests: list[str]
+    logs: list[AirbyteMessage]  # what the CLI prints as LOG messages from the loggers
 
     def of(self, type_: Type) -> list[AirbyteMessage]:
         return [m for m in self.messages if m.type == type_]
@@ -73,11 +83,12 @@ class Run:
 
 
 @contextmanager
-def _files(config: Any, state: Any) -> Iterator[tuple[Path, list[str]]]:
+def _files(config: Any, state: Any, streams: tuple[str, ...]) -> Iterator[tuple[Path, list[str]]]:
     """The files a command reads; a `str` is written as is (a file that is not JSON), anything else as JSON."""
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        written = {"config": config, "catalog": ConfiguredAirbyteCatalogSerializer.dump(catalog(SyncMode.incremental))}
+        selected = catalog(SyncMode.incremental, streams)
+        written = {"config": config, "catalog": ConfiguredAirbyteCatalogSerializer.dump(selected)}
         if state is not None:
             written["state"] = state
         for name, content in written.items():
@@ -85,7 +96,13 @@ def _files(config: Any, state: Any) -> Iterator[tuple[Path, list[str]]]:
         yield tmp, [arg for name in written for arg in (f"--{name}", str(tmp / f"{name}.json"))]
 
 
-def cli(command: str, config: Any, state: Any = None, api: responses.RequestsMock | None = None) -> Run:
+def cli(
+    command: str,
+    config: Any,
+    state: Any = None,
+    api: responses.RequestsMock | None = None,
+    streams: tuple[str, ...] = ("messages",),
+) -> Run:
     """Runs `source-courier <command>` in-process: stdout parsed line by line (each must be an Airbyte message),
     the exit code, and every request made. An uncaught error is printed as the CDK's excepthook prints it (exit 1).
     With no `api`, nothing is served and any request fails."""
@@ -94,16 +111,16 @@ def cli(command: str, config: Any, state: Any = None, api: responses.RequestsMoc
     handler.setFormatter(AirbyteLogFormatter())
     logging.getLogger("").addHandler(handler)
     stdout = io.StringIO()
-    with _files(config, state) as (tmp, files), contextmanager(_mock_unless(api))() as courier:
+    with _files(config, state, streams) as (tmp, files), contextmanager(_mock_unless(api))() as courier:
         args = [command, "--config", files[1]] + (files[2:] if command == "read" else [])
         try:
             with (
                 mock.patch.object(sys, "argv", ["source-courier", *args]),
-                mock.patch.object(entrypoint, "PRINT_BUFFER", nullcontext()),  # the CDK skips it under pytest too
+                mock.patch.object(presentation, "PRINT_BUFFER", nullcontext()),  # the CDK skips it under pytest too
                 redirect_stdout(stdout),
             ):
                 try:
-                    entrypoint.run()  # an uncaught error it prints itself, then exits 1
+                    run.run()  # an uncaught error it prints itself, then exits 1
                     exit_code = 0
                 except SystemExit as exit_:
                     exit_code = int(exit_.code or 0)
@@ -115,7 +132,8 @@ def cli(command: str, config: Any, state: Any = None, api: responses.RequestsMoc
     for text in (printed, logs.getvalue()):
         assert API_KEY not in text
     messages = [AirbyteMessageSerializer.load(orjson.loads(line)) for line in printed.splitlines()]  # no bare text
-    return Run(exit_code, messages, requests)
+    logged = [AirbyteMessageSerializer.load(orjson.loads(line)) for line in logs.getvalue().splitlines()]
+    return Run(exit_code, messages, requests, logged)
 
 
 def _mock_unless(api: responses.RequestsMock | None) -> Any:
@@ -136,8 +154,8 @@ def assert_refused_everywhere(config: dict[str, Any], expected: str) -> None:
     assert [(m.connectionStatus.status, m.connectionStatus.message) for m in check.of(Type.CONNECTION_STATUS)] == [
         (Status.FAILED, expected)
     ]
-    # The connector's own validators raise a traced error, which the CDK also emits; schema errors are only reported.
-    traced = [] if expected.startswith(SCHEMA) else [("config_error", expected)]
+    # The connector's own validators raise a traced error, which the CDK also emits; spec violations are only reported.
+    traced = [] if is_spec_violation(expected) else [("config_error", expected)]
     assert [(e.failure_type.value, e.message) for e in check.errors] == traced
     assert check.requests == []
     for command in ("discover", "read"):
@@ -168,11 +186,17 @@ def with_valid_fields(draw: st.DrawFn, bad: st.SearchStrategy[tuple[dict[str, An
     return {"api_key": draw(valid_key), **draw(valid_fields), **wrong}, expected
 
 
-def schema_type_error(value: Any, type_: str) -> str:
-    return f"{SCHEMA}{value!r} is not of type '{type_}'"
+def spec_violation(field: str, value: Any) -> str:
+    """The message naming the field, what it must be and the value it got (a secret's only described)."""
+    got = {bool: "true or false", int: "a number", list: "a list", dict: "an object"}.get(type(value), "null")
+    return f"{field} must be {MUST_BE[field]} (got {got if field == 'api_key' else json.dumps(value)})."
 
 
-# api_key: empty, split by whitespace, or not a string. A non-string key is still a secret: its text is masked.
+def is_spec_violation(message: str) -> bool:
+    return message.split(" ")[0] in MUST_BE and " must be " in message and "(got " in message
+
+
+# api_key: empty, split by whitespace, or not a string. A non-string key is still a secret: described, not quoted.
 empty_keys = st.text(WHITESPACE, max_size=4).map(lambda key: ({"api_key": key}, KEY_EMPTY))
 split_keys = st.builds(
     lambda at, gap: ({"api_key": f"{API_KEY[:at]}{gap}{API_KEY[at:]}"}, KEY_SPLIT),
@@ -180,16 +204,13 @@ split_keys = st.builds(
     st.text(WHITESPACE, min_size=1, max_size=3),
 )
 # Masked wherever its text occurs, even a key of 5 whose digit is also in every timestamp: the messages stay JSON.
-masked_non_string_keys = st.one_of(
-    st.integers(1, 10**30), st.just(True), st.just([API_KEY]), st.just({"key": API_KEY})
-).map(lambda key: ({"api_key": key}, f"{SCHEMA}**** is not of type 'string'"))
-null_key = st.sampled_from([None, False]).map(
-    lambda key: ({"api_key": key}, schema_type_error(key, "string"))
-)  # not masked
+non_string_keys = st.one_of(
+    st.integers(1, 10**30), st.sampled_from([True, False, None, [API_KEY], {"key": API_KEY}])
+).map(lambda key: ({"api_key": key}, spec_violation("api_key", key)))
 
 
 @SETTINGS
-@given(with_valid_fields(st.one_of(empty_keys, split_keys, masked_non_string_keys, null_key)))
+@given(with_valid_fields(st.one_of(empty_keys, split_keys, non_string_keys)))
 def test_bad_api_key_is_refused_before_any_request(case):
     assert_refused_everywhere(*case)
 
@@ -243,7 +264,7 @@ misshapen_dates = st.one_of(
 bad_start_dates = st.one_of(
     st.one_of(impossible_dates(), misshapen_dates).map(lambda value: ({"start_date": value}, _start_date_error(value))),
     st.one_of(st.integers(), st.booleans(), st.none(), st.lists(st.integers(), max_size=2)).map(
-        lambda value: ({"start_date": value}, schema_type_error(value, "string"))
+        lambda value: ({"start_date": value}, spec_violation("start_date", value))
     ),
 )
 
@@ -262,22 +283,16 @@ def bad_integers(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     """An integer field below its minimum (negative included), above its maximum (huge included), or not an integer."""
     field = draw(st.sampled_from(sorted(BOUNDS)))
     low, high = BOUNDS[field]
-    out_of_range = [
-        st.integers(-(10**30), low - 1).map(lambda v: (v, f"{SCHEMA}{v} is less than the minimum of {low}"))
-    ]
-    if high is not None:
-        out_of_range.append(
-            st.integers(high + 1, 10**30).map(lambda v: (v, f"{SCHEMA}{v} is greater than the maximum of {high}"))
-        )
+    out_of_range = [st.integers(-(10**30), low - 1)] + ([st.integers(high + 1, 10**30)] if high is not None else [])
     not_integers = st.one_of(
         st.text(max_size=5),
         st.floats(allow_nan=False, allow_infinity=False).filter(lambda v: not v.is_integer()),
         st.booleans(),
         st.none(),
         st.lists(st.integers(0, 9), max_size=2),
-    ).map(lambda v: (v, schema_type_error(v, "integer")))
-    value, expected = draw(st.one_of(*out_of_range, not_integers))
-    return {field: value}, expected
+    )
+    value = draw(st.one_of(*out_of_range, not_integers))
+    return {field: value}, spec_violation(field, value)
 
 
 @SETTINGS
@@ -327,7 +342,7 @@ bad_base_urls = st.one_of(
         hosts,
     ),
     st.one_of(st.integers(), st.booleans(), st.none(), st.lists(st.integers(), max_size=2)).map(
-        lambda value: ({"base_url": value}, schema_type_error(value, "string"))
+        lambda value: ({"base_url": value}, spec_violation("base_url", value))
     ),
 )
 
@@ -350,8 +365,8 @@ def several_mistakes(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     found = {
         "schema": bad_integers(),
         "api_key": st.one_of(empty_keys, split_keys),
-        "base_url": bad_base_urls.filter(lambda case: not case[1].startswith(SCHEMA)),
-        "start_date": bad_start_dates.filter(lambda case: not case[1].startswith(SCHEMA)),
+        "base_url": bad_base_urls.filter(lambda case: not is_spec_violation(case[1])),
+        "start_date": bad_start_dates.filter(lambda case: not is_spec_violation(case[1])),
     }
     mistakes = {kind: draw(found[kind]) for kind in chosen}
     config = {"api_key": API_KEY, **draw(valid_fields)}
@@ -401,6 +416,18 @@ def _could_not_start(reason: str) -> str:
     return f"source-courier could not start: {reason}"
 
 
+STATE_SHAPE = (
+    'Expected a JSON list of the `state` of STATE messages a read printed, e.g. [{"type": "STREAM", "stream": '
+    '{"stream_descriptor": {"name": "messages"}, "stream_state": {"enqueued": "1767225600000"}}}]. To make one from '
+    "a read's output: grep '\"type\":\"STATE\"' out.jsonl | tail -n 1 | python -c 'import json, sys; "
+    'print(json.dumps([json.loads(sys.stdin.read())["state"]]))\' > state.json'
+)
+
+
+def _state_file(problem: str) -> str:
+    return f"The state file {problem} {STATE_SHAPE}"
+
+
 def _unusable_state(stream: str, problem: str) -> str:
     return _could_not_start(
         f"the saved state of stream {stream} cannot be used: {problem}. Clear the stream's data in Airbyte (a reset) "
@@ -413,40 +440,55 @@ def _unusable_state(stream: str, problem: str) -> str:
     [
         pytest.param(
             {"messages": {"enqueued": str(NEWEST)}},
-            _could_not_start('Schema validation failed:\n- "messages" is not of type "object" (instance_path=\'\')\n'),
+            _state_file("<tmp>/state.json holds a JSON object, not a list of state messages."),
             id="legacy-dict-per-stream-form",
+        ),
+        pytest.param(  # the issue's case: one bare STATE message instead of a one-element list
+            {"type": "STATE", "state": _stream_state({"enqueued": str(NEWEST)})[0]},
+            _state_file("<tmp>/state.json holds a single state message, not a list of state messages."),
+            id="bare-state-message",
+        ),
+        pytest.param(
+            _stream_state({"enqueued": str(NEWEST)})[0],
+            _state_file("<tmp>/state.json holds a single state message, not a list of state messages."),
+            id="bare-state-of-a-message",
+        ),
+        pytest.param(
+            {"foo": 1}, _state_file("<tmp>/state.json holds a JSON object, not a list of state messages."), id="foo"
         ),
         pytest.param(
             "{not json",
-            _could_not_start(
-                "Could not read json file <tmp>/state.json: Expecting property name enclosed in double quotes: "
-                "line 1 column 2 (char 1). Please ensure that it is a valid JSON."
+            _state_file(
+                "<tmp>/state.json cannot be read as JSON (Expecting property name enclosed in double quotes: "
+                "line 1 column 2 (char 1))."
             ),
             id="not-json",
         ),
         pytest.param(
             "garbage",
-            _could_not_start(
-                "Could not read json file <tmp>/state.json: Expecting value: line 1 column 1 (char 0). "
-                "Please ensure that it is a valid JSON."
-            ),
+            _state_file("<tmp>/state.json cannot be read as JSON (Expecting value: line 1 column 1 (char 0))."),
             id="garbage-string",
         ),
         pytest.param(
             '"abc"',
-            _could_not_start('Schema validation failed:\n- "a" is not of type "object" (instance_path=\'\')\n'),
+            _state_file("<tmp>/state.json holds a JSON string, not a list of state messages."),
             id="json-string",
         ),
-        pytest.param(5, _could_not_start("'int' object is not iterable"), id="json-number"),
         pytest.param(
-            [5],
-            _could_not_start("Schema validation failed:\n- 5 is not of type \"object\" (instance_path='')\n"),
-            id="list-of-numbers",
+            5, _state_file("<tmp>/state.json holds a JSON number, not a list of state messages."), id="json-number"
+        ),
+        pytest.param(
+            [5], _state_file("<tmp>/state.json holds a list, but not of Airbyte state messages."), id="list-of-numbers"
         ),
         pytest.param(
             [{}],
-            _could_not_start("AirbyteStateMessage should contain either a stream, global, or state field"),
+            _state_file("<tmp>/state.json holds a list, but not of Airbyte state messages."),
             id="empty-state-message",
+        ),
+        pytest.param(
+            _stream_state({"enqueued": str(NEWEST)}, stream="mesages"),
+            _state_file("names no stream of source-courier (it names mesages)."),
+            id="unknown-stream",
         ),
         *(
             pytest.param(
@@ -475,7 +517,9 @@ def _unusable_state(stream: str, problem: str) -> str:
         ),
     ],
 )
-def test_unreadable_state_or_saved_cursor_fails_the_read_with_a_config_error_before_any_request(state, expected):
+def test_unreadable_state_or_saved_cursor_fails_the_read_with_a_config_error_naming_the_fix_before_any_request(
+    state, expected
+):
     run = cli("read", {"api_key": API_KEY}, state=state)
 
     assert run.exit_code == 1
@@ -492,7 +536,10 @@ def test_unreadable_state_or_saved_cursor_fails_the_read_with_a_config_error_bef
         pytest.param([{"type": "LEGACY", "data": {"messages": {"enqueued": str(NEWEST)}}}], id="legacy-type"),
         pytest.param(_stream_state({}), id="empty-blob"),
         pytest.param(_stream_state({"updated": "1"}), id="other-cursor-field"),
-        pytest.param(_stream_state({"enqueued": str(NEWEST)}, stream="no_such_stream"), id="unknown-stream"),
+        # A stream of the connector beside an unknown one: the unknown one's state is ignored.
+        pytest.param(
+            _stream_state({"enqueued": str(NEWEST)}, stream="no_such_stream") + _stream_state({}), id="unknown-stream"
+        ),
         pytest.param(_stream_state({"enqueued": "-5"}), id="before-1970"),
     ],
 )
@@ -567,12 +614,18 @@ def test_future_state_reads_nothing_sends_no_request_and_is_kept(saved, lookback
     "wrong, expected",
     [
         # num_workers is read for the CDK's thread pool before validation: these crashed with the CDK's own words.
-        pytest.param({"num_workers": 0}, f"{SCHEMA}0 is less than the minimum of 2", id="num-workers-zero"),
-        pytest.param({"num_workers": -3}, f"{SCHEMA}-3 is less than the minimum of 2", id="num-workers-negative"),
-        pytest.param({"num_workers": "x"}, schema_type_error("x", "integer"), id="num-workers-text"),
-        pytest.param({"num_workers": True}, schema_type_error(True, "integer"), id="num-workers-true"),
+        *(
+            pytest.param({"num_workers": value}, spec_violation("num_workers", value), id=f"num-workers-{id_}")
+            for value, id_ in [(0, "zero"), (-3, "negative"), ("x", "text"), (True, "true")]
+        ),
+        # A hidden field, declared for check's config_overrides: checked like the others.
+        pytest.param(
+            {"connection_retries": 9},
+            "connection_retries must be a whole number from 0 to 8 (got 9).",
+            id="connection-retries-9",
+        ),
         # A key whose text is also part of the messages' JSON (every timestamp holds a 5) broke their JSON.
-        pytest.param({"api_key": 5}, f"{SCHEMA}**** is not of type 'string'", id="key-5"),
+        pytest.param({"api_key": 5}, "api_key must be text (got a number).", id="key-5"),
         # Whitespace inside the host passed urlsplit, then failed in requests as a stream error.
         pytest.param(*_unusable("https://exa mple.com"), id="space-in-host"),
     ],
@@ -587,3 +640,37 @@ def test_every_cursor_field_the_connector_declares_is_checked_when_resumed():
     (catalog,) = [message.catalog for message in discover.of(Type.CATALOG)]
     declared = {field for stream in catalog.streams for field in stream.default_cursor_field or []}
     assert declared == set(SAVED_CURSORS) == {"enqueued", "created_at", "timestamp"}
+
+
+def _stream_names() -> str:
+    (catalog,) = [message.catalog for message in cli("discover", {"api_key": API_KEY}).of(Type.CATALOG)]
+    return ", ".join(stream.name for stream in catalog.streams)
+
+
+def test_a_catalog_naming_no_stream_of_the_connector_ends_in_a_config_error_naming_it_before_any_request():
+    run = cli("read", {"api_key": API_KEY}, streams=("mesages",))
+
+    assert run.exit_code == 1
+    assert [(e.failure_type.value, e.message) for e in run.errors] == [
+        (
+            "config_error",
+            f"The catalog names no stream of source-courier (it names mesages). Its streams are {_stream_names()}: "
+            "run discover for a catalog of them, or in Airbyte refresh the source schema.",
+        )
+    ]
+    assert run.requests == []
+
+
+def test_an_unknown_stream_beside_a_known_one_is_a_warning_naming_both_and_the_known_one_is_read():
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
+        serve(api, "/messages", page([message("m1")]))
+
+        run = cli("read", {"api_key": API_KEY}, api=api, streams=("messages", "mesages"))
+
+    assert run.exit_code == 0
+    assert [m.record.data["id"] for m in run.of(Type.RECORD)] == ["m1"]
+    assert [m.log.message for m in run.logs if m.log.level.value == "WARN"] == [
+        "The catalog names streams source-courier does not have, so they are not read: mesages. "
+        f"Its streams: {_stream_names()}."
+    ]
+    assert run.errors == []

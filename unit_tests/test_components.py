@@ -557,9 +557,28 @@ def test_start_date_validation_refuses_naming_the_value_and_both_forms(value):
     assert refusal("start_date", value) == f"start_date {value!r} {START_DATE_FIX}"
 
 
+def transformations() -> list[Any]:
+    rules = MANIFEST["spec"]["config_normalization_rules"]["transformations"]
+    return [FACTORY.create_component(models.ConfigAddFields, rule, config={}) for rule in rules]
+
+
 def key_trimmer() -> Any:
-    (transformation,) = MANIFEST["spec"]["config_normalization_rules"]["transformations"]
-    return FACTORY.create_component(models.ConfigAddFields, transformation, config={})
+    return transformations()[0]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"api_key": "k"}, {"api_key": "k", "start_date": "", "base_url": ""}),
+        ({"api_key": "k", "start_date": 5, "base_url": None}, {"api_key": "k", "start_date": 5, "base_url": None}),
+    ],
+    ids=["absent", "present"],
+)
+def test_an_absent_optional_field_is_added_empty_so_its_validator_finds_it(config, expected):
+    for transformation in transformations()[1:]:
+        transformation.transform(config)
+
+    assert config == expected
 
 
 def test_the_key_is_trimmed_of_surrounding_whitespace_and_nothing_else_changes():

@@ -5,11 +5,15 @@ CDK's own 1, 2, 4, ... s, within its 10-minute max_time (the `waits` fixture cou
 
 from __future__ import annotations
 
+import http.server
+import socket
+import threading
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
 import requests
+import urllib3
 
 from source_courier import components
 from unit_tests.builders import (
@@ -294,3 +298,126 @@ def test_a_paging_style_b_page_without_has_more_is_retried_even_with_items(api, 
 
     assert keys(output, "tenants", "id") == [("t1",)]
     assert waits == [1]
+
+
+# Courier out of reach (issue 17): a refused connection, a DNS or a TLS failure. The response filters never see
+# these (they match responses); CourierErrorHandler retries them `connection_retries` times on the CDK's own
+# backoff, then fails naming the host and the cause. Only loopback is dialled; DNS fails in-process.
+UNREACHABLE_HOST = "courier.invalid"
+
+
+def unreachable(where: str, cause: str, attempt: int, of: int) -> str:
+    return (
+        f"Could not connect to {where}: {cause} (attempt {attempt} of {of}). Check base_url, and that this machine "
+        f"can reach {where}."
+    )
+
+
+@pytest.fixture
+def no_dns(monkeypatch):
+    """`courier.invalid` cannot be resolved, as a mistyped host; any other lookup is refused outright."""
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == UNREACHABLE_HOST:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if host != "127.0.0.1":
+            raise AssertionError(f"a test looked up {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def plain_http_port():
+    """A loopback port that answers in plain HTTP: an https:// base_url to it fails the TLS handshake."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the signature of the method it overrides
+        pass
+
+
+def test_a_refused_connection_on_read_is_retried_eight_times_over_255_s_then_fails_naming_host_and_cause(
+    run_read, waits, no_dns
+):
+    output = run_read(config(base_url="http://127.0.0.1:1"))
+
+    assert output.records == []
+    assert waits == [1, 2, 4, 8, 16, 32, 64, 128] and sum(waits) == 255
+    expected = unreachable("127.0.0.1:1", "connection refused", 9, 9)
+    assert (stream_error(output).failure_type.value, stream_error(output).message) == ("transient_error", expected)
+    last = output.errors[-1].trace.error  # the message Airbyte shows
+    assert (last.failure_type.value, last.message) == ("transient_error", expected)
+    assert not output.is_in_logs("Rate limit")
+    assert unreachable("127.0.0.1:1", "connection refused", 1, 9) in " ".join(log_lines(output))
+
+
+@pytest.mark.parametrize(
+    ("base_url", "where", "cause"),
+    [
+        pytest.param("http://127.0.0.1:1", "127.0.0.1:1", "connection refused", id="refused"),
+        pytest.param(
+            f"https://{UNREACHABLE_HOST}",
+            f"{UNREACHABLE_HOST}:443",
+            "its name was not found in DNS (Name or service not known)",
+            id="dns",
+        ),
+    ],
+)
+def test_an_unreachable_base_url_fails_check_after_two_retries_naming_host_and_cause(
+    run_check, waits, no_dns, base_url, where, cause
+):
+    output = run_check(config(base_url=base_url))
+
+    assert [
+        (m.connectionStatus.status.value, m.connectionStatus.message) for m in output.connection_status_messages
+    ] == [("FAILED", unreachable(where, cause, 3, 3))]
+    assert waits == [1, 2]
+    assert not output.is_in_logs("Rate limit")
+
+
+def test_a_tls_failure_fails_check_naming_host_and_cause(run_check, waits, no_dns, plain_http_port):
+    output = run_check(config(base_url=f"https://127.0.0.1:{plain_http_port}"))
+
+    (status,) = output.connection_status_messages
+    assert status.connectionStatus.message == unreachable(
+        f"127.0.0.1:{plain_http_port}",
+        "the TLS handshake failed ([SSL: WRONG_VERSION_NUMBER] wrong version number)",
+        3,
+        3,
+    )
+    assert waits == [1, 2]
+
+
+def test_a_connection_that_recovers_reads_on(api, run_read, waits, no_dns):
+    """Two refused attempts, then Courier answers: the records, after the CDK's 1 + 2 s."""
+    refused = requests.ConnectionError(urllib3.exceptions.NewConnectionError(None, "refused"))
+    refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    api.get(MESSAGES_URL, body=refused)
+    api.get(MESSAGES_URL, body=refused)
+    api.get(MESSAGES_URL, json=page([message("m1")]))
+
+    output = run_read(config())
+
+    assert ids(output) == ["m1"]
+    assert waits == [1, 2]
+
+
+def test_a_redirect_to_an_unresolvable_host_is_bounded_like_any_unreachable_host(api, run_read, waits, no_dns):
+    """Each retry follows the redirect in a new request object: the count is kept per worker thread instead."""
+    api.get(MESSAGES_URL, status=302, headers={"Location": f"https://{UNREACHABLE_HOST}/messages"})
+    api.add_passthru(f"https://{UNREACHABLE_HOST}")
+
+    output = run_read(config())
+
+    assert waits == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert stream_error(output).message == unreachable(
+        f"{UNREACHABLE_HOST}:443", "its name was not found in DNS (Name or service not known)", 9, 9
+    )

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from airbyte_cdk.models import AirbyteMessageSerializer, SyncMode
 
-from source_courier.run import ProviderSettingsRedactor
+from source_courier.presentation import ProviderSettingsRedactor
 from unit_tests.builders import API_KEY, MESSAGES_URL, config, error, message, page, refused_key, sample, serve
 
 

@@ -21,6 +21,7 @@ def test_spec_declares_the_documented_fields():
         "base_url",
         "num_workers",
         "requests_per_second",
+        "connection_retries",
     }
     lookback = spec["properties"]["lookback_days"]
     assert (lookback["type"], lookback["minimum"], lookback["maximum"], lookback["default"]) == ("integer", 0, 30, 1)
@@ -29,6 +30,8 @@ def test_spec_declares_the_documented_fields():
     assert (workers["type"], workers["minimum"], workers["maximum"], workers["default"]) == ("integer", 2, 20, 10)
     budget = spec["properties"]["requests_per_second"]
     assert (budget["type"], budget["minimum"], "default" in budget) == ("integer", 1, False)
+    retries = spec["properties"]["connection_retries"]  # hidden: check overrides it (config_overrides)
+    assert (retries["minimum"], retries["maximum"], retries["default"], retries["airbyte_hidden"]) == (0, 8, 8, True)
 
 
 def test_check_succeeds_with_one_request(api, run_check):
@@ -38,6 +41,17 @@ def test_check_succeeds_with_one_request(api, run_check):
 
     assert [m.connectionStatus.status for m in output.connection_status_messages] == [Status.SUCCEEDED]
     assert len(api.calls) == 1
+
+
+def test_absent_optional_fields_are_not_logged_about(api, run_check):
+    """The CDK's validator logs "Validation skipped. Key not found: ['start_date']" for a field it does not find;
+    the manifest adds each absent optional field as empty, its documented meaning."""
+    api.get(MESSAGES_URL, json=page([message("m1")]))
+
+    output = run_check(config())
+
+    assert [m.connectionStatus.status for m in output.connection_status_messages] == [Status.SUCCEEDED]
+    assert not output.is_in_logs("Validation skipped")
 
 
 def test_check_sends_the_trimmed_key_as_a_bearer_token(api, run_check):
@@ -99,14 +113,30 @@ BAD_CONFIGS = [
     pytest.param(
         {"start_date": "2024-01-05T10:00:00+02:00"}, "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", id="offset-date"
     ),
-    pytest.param({"lookback_days": 31}, "31 is greater than the maximum of 30", id="lookback-too-long"),
-    pytest.param({"lookback_days": -1}, "-1 is less than the minimum of 0", id="negative-lookback"),
-    pytest.param({"lookback_days": "2"}, "'2' is not of type 'integer'", id="lookback-as-text"),
+    pytest.param(
+        {"lookback_days": 31}, "lookback_days must be a whole number from 0 to 30 (got 31).", id="lookback-too-long"
+    ),
+    pytest.param(
+        {"lookback_days": -1}, "lookback_days must be a whole number from 0 to 30 (got -1).", id="negative-lookback"
+    ),
+    pytest.param(
+        {"lookback_days": "2"}, 'lookback_days must be a whole number from 0 to 30 (got "2").', id="lookback-as-text"
+    ),
     # One worker deadlocks the CDK once a child stream has more than 10,000 partitions (seen with 12,000).
-    pytest.param({"num_workers": 1}, "1 is less than the minimum of 2", id="one-worker"),
-    pytest.param({"num_workers": 21}, "21 is greater than the maximum of 20", id="too-many-workers"),
-    pytest.param({"requests_per_second": 0}, "0 is less than the minimum of 1", id="zero-requests-per-second"),
-    pytest.param({"requests_per_second": 2.5}, "2.5 is not of type 'integer'", id="fractional-requests-per-second"),
+    pytest.param({"num_workers": 1}, "num_workers must be a whole number from 2 to 20 (got 1).", id="one-worker"),
+    pytest.param(
+        {"num_workers": 21}, "num_workers must be a whole number from 2 to 20 (got 21).", id="too-many-workers"
+    ),
+    pytest.param(
+        {"requests_per_second": 0},
+        "requests_per_second must be a whole number of at least 1 (got 0).",
+        id="zero-requests-per-second",
+    ),
+    pytest.param(
+        {"requests_per_second": 2.5},
+        "requests_per_second must be a whole number of at least 1 (got 2.5).",
+        id="fractional-requests-per-second",
+    ),
 ]
 
 
