@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -235,3 +236,26 @@ def test_read_of_a_misspelt_stream_ends_in_a_config_error_naming_it_before_any_r
         "The catalog names no stream of source-courier (it names mesages). Its streams are messages, message_history, "
     )
     assert courier.requests() == []
+
+
+def test_the_readmes_resume_command_keeps_each_streams_last_state_and_the_read_resumes_from_it(tmp_path, courier):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("To resume,", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    make_state = block.split("\n.venv/bin/source-courier read", 1)[0].replace(".venv/bin/python", sys.executable)
+    saved = courier.log.enqueued(30)
+    lines = [
+        {
+            "type": "STATE",
+            "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": s}},
+        }
+        for name, s in [("messages", {"enqueued": "1"}), ("lists", {"x": 1}), ("messages", {"enqueued": str(saved)})]
+    ]
+    (tmp_path / "out.jsonl").write_text("".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines))
+
+    subprocess.run(["bash", "-c", make_state], cwd=tmp_path, check=True)
+    state = json.loads((tmp_path / "state.json").read_text())
+    code, messages = cli(tmp_path, "read", config(courier), catalog=CATALOG.read_text(), state=state)
+
+    assert state == [lines[2]["state"], lines[1]["state"]]  # each stream's last, in the order first seen
+    assert code == 0
+    assert {request["query"]["enqueued_after"] for request in courier.requests()} == {str(saved - DAY_MS)}

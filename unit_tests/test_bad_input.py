@@ -419,8 +419,9 @@ def _could_not_start(reason: str) -> str:
 STATE_SHAPE = (
     'Expected a JSON list of the `state` of STATE messages a read printed, e.g. [{"type": "STREAM", "stream": '
     '{"stream_descriptor": {"name": "messages"}, "stream_state": {"enqueued": "1767225600000"}}}]. To make one from '
-    "a read's output: grep '\"type\":\"STATE\"' out.jsonl | tail -n 1 | python -c 'import json, sys; "
-    'print(json.dumps([json.loads(sys.stdin.read())["state"]]))\' > state.json'
+    "a read's output, each stream's last: grep '\"type\":\"STATE\"' out.jsonl | python -c 'import json, sys; "
+    's = {json.dumps(m["state"]["stream"]["stream_descriptor"]): m["state"] for m in map(json.loads, sys.stdin)}; '
+    "print(json.dumps(list(s.values())))' > state.json"
 )
 
 
