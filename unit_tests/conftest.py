@@ -24,6 +24,7 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalogSerializer,
     SyncMode,
 )
+from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
 from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
@@ -70,11 +71,16 @@ class _VirtualClock:
 @pytest.fixture(autouse=True)
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every retry wait, in the order taken, without sleeping: a 429's (its backoff plus the 1 s the CDK adds)
-    and every other retried fault's (the `backoff` library's 1, 2, 4, ... s, within `max_time`)."""
+    and every other retried fault's (the `backoff` library's 1, 2, 4, ... s, within `max_time`).
+
+    The API budget's own answer to a 429 is left out: it fills its one-second window, so the retry waits up to
+    a real second on the budget's clock, which no virtual clock reaches (after a real backoff of a second or
+    more the window has passed anyway). The end-to-end fault tests (integration_tests) keep it."""
     clock = _VirtualClock()
     monkeypatch.setattr(rate_limiting, "time", clock)
     monkeypatch.setattr(backoff._sync, "time", clock)
     monkeypatch.setattr(backoff._sync, "datetime", clock)
+    monkeypatch.setattr(HttpAPIBudget, "get_calls_left_from_response", lambda self, response: None)
     return clock.waits
 
 
