@@ -32,6 +32,7 @@ from integration_tests.cli_runner import (
     record_ids,
     refused_key,
 )
+from source_courier.source import STATE_SHAPE
 
 
 @pytest.fixture(scope="module")
@@ -257,5 +258,7 @@ def test_the_readmes_resume_command_keeps_each_streams_last_state_and_the_read_r
     code, messages = cli(tmp_path, "read", config(courier), catalog=CATALOG.read_text(), state=state)
 
     assert state == [lines[2]["state"], lines[1]["state"]]  # each stream's last, in the order first seen
+    # The state file errors quote the same command.
+    assert " ".join(make_state.replace(sys.executable, "python").split()) in " ".join(STATE_SHAPE.split())
     assert code == 0
     assert {request["query"]["enqueued_after"] for request in courier.requests()} == {str(saved - DAY_MS)}

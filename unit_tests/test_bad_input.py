@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from source_courier import presentation, run
 from source_courier.components import START_DATE_FORMATS
-from source_courier.source import SAVED_CURSORS
+from source_courier.source import SAVED_CURSORS, STATE_SHAPE  # its command is the README's (test_cli)
 from unit_tests.builders import API_KEY, DAY_MS, catalog, message, page, serve
 
 SETTINGS = settings(
@@ -414,15 +414,6 @@ def _stream_state(blob: Any, stream: str = "messages") -> list[dict[str, Any]]:
 
 def _could_not_start(reason: str) -> str:
     return f"source-courier could not start: {reason}"
-
-
-STATE_SHAPE = (
-    'Expected a JSON list of the `state` of STATE messages a read printed, e.g. [{"type": "STREAM", "stream": '
-    '{"stream_descriptor": {"name": "messages"}, "stream_state": {"enqueued": "1767225600000"}}}]. To make one from '
-    "a read's output, each stream's last: grep '\"type\":\"STATE\"' out.jsonl | python -c 'import json, sys; "
-    's = {json.dumps(m["state"]["stream"]["stream_descriptor"]): m["state"] for m in map(json.loads, sys.stdin)}; '
-    "print(json.dumps(list(s.values())))' > state.json"
-)
 
 
 def _state_file(problem: str) -> str:
