@@ -8,6 +8,7 @@ for the canary keys below.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -80,6 +81,8 @@ def _in_process(args: list[str], env: Mapping[str, str] | None) -> tuple[int, st
             code = 0
         except SystemExit as exit:
             code = exit.code if isinstance(exit.code, int) else 1
+        finally:
+            gc.unfreeze()  # `run()` freezes what it built, for its process's exit; this process goes on
     return code, stdout.getvalue(), stderr.getvalue()
 
 
