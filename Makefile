@@ -10,7 +10,7 @@ PY_SOURCES := source_courier courier_emulator unit_tests integration_tests demo 
 
 # Tests run on 4 pytest-xdist workers, one test file per worker at a time: module fixtures (an emulator, a
 # packaged read) are set up once per file. Most tests wait on an emulator or a subprocess, so 4 workers keep
-# 2 cores busy (on 2 cores: 157 s against 252 s with one worker per core).
+# 2 cores busy (the fast tier: 157 s against 252 s with one worker per core).
 PYTEST := $(BIN)/python -m pytest -n 4 --dist loadfile
 
 test: lint
