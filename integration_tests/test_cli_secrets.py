@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -241,9 +242,21 @@ def test_redirect_to_a_remote_http_host_is_followed_without_the_key(tmp_path, si
     assert_no_key_in(last_output())
 
 
-def test_redirect_to_an_unresolvable_host_is_retried_from_the_start_without_leaking_the_key(tmp_path, sites):
+def test_redirect_to_an_unresolvable_host_is_retried_from_the_start_without_leaking_the_key(
+    tmp_path, sites, monkeypatch
+):
     # No proxy: the name does not resolve (at once), the connection error is retried after the CDK's first backoff
-    # (1 s), and the retry goes to the configured base_url again, which now serves the page.
+    # (1 s), and the retry goes to the configured base_url again, which now serves the page. The CLI runs in this
+    # process, where the lookup fails here without asking any resolver.
+    real_getaddrinfo, refused = socket.getaddrinfo, []
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "courier.example.invalid":
+            refused.append(host)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     courier = sites()
     courier.answer("/messages", redirect(302, "http://courier.example.invalid/messages"), page(0, 1))
 
@@ -251,6 +264,7 @@ def test_redirect_to_an_unresolvable_host_is_retried_from_the_start_without_leak
 
     assert code == 0 and record_ids(messages) == [LOG.message_id(0), LOG.message_id(1)]
     assert courier.received == [Received(courier.host(), "/messages", WITH_KEY)] * 2
+    assert refused == ["courier.example.invalid"]
     # The connection error retried names the host that could not be resolved (where the redirect led), not the key.
     (retried,) = [line for line in logs(messages) if "retrying" in line.lower()]
     assert retried.startswith(
