@@ -318,7 +318,7 @@ def test_check_succeeds_with_one_request(tmp_path, runtime, fresh):
 
     assert (done.code, done.statuses, done.errors) == (0, [{"status": "SUCCEEDED"}], [])
     assert [(request["path"], request["query"], request["authorized"]) for request in fresh.requests()] == [
-        ("/messages", {}, True)
+        ("/messages", {"limit": "100"}, True)
     ]
 
 
