@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
 import jsonschema
 import pytest
 
+from source_courier import SourceCourier
 from unit_tests.builders import (
     Body,
     config,
@@ -135,6 +137,29 @@ def test_parent_ids_are_percent_encoded_as_one_path_segment(api, run_read):
     output = run_read(config(), streams=("list_subscriptions",))
 
     assert keys(output, "list_subscriptions", "list_id") == [("team/a b#1?x",)]  # the record keeps the raw id
+
+
+def _partition_fields(router: dict[str, Any]) -> set[str]:
+    """The partition fields a (union of) substream router(s) fills."""
+    fields = {router["partition_field"]} if "partition_field" in router else set()
+    fields |= {config["partition_field"] for config in router.get("parent_stream_configs", [])}
+    return fields.union(*(_partition_fields(inner) for inner in router.get("partition_routers", [])))
+
+
+def test_each_endpoint_names_at_most_one_key_and_it_is_its_partition_field():
+    """The requester's URL template fills one `{key}`: a second would be sent unfilled."""
+    manifest = SourceCourier(config=config()).resolved_manifest
+    placed = {
+        stream["name"]: (
+            re.findall(r"{(\w+)}", stream["$parameters"]["endpoint"]),
+            _partition_fields(stream["retriever"].get("partition_router") or {}),
+        )
+        for stream in manifest["streams"]
+    }
+
+    assert all(len(named) <= 1 and set(named) <= fields for named, fields in placed.values()), placed
+    assert sum(len(named) for named, _ in placed.values()) == 15  # every child stream
+    assert placed["message_history"] == (["message_id"], {"message_id"})
 
 
 def test_a_parent_deleted_mid_sync_is_skipped_with_a_log_line(api, run_read):
