@@ -1,4 +1,4 @@
-# source-courier as an Airbyte connector image: `docker build -t airbyte/source-courier:1.2.0 .`
+# source-courier as an Airbyte connector image: `docker build -t airbyte/source-courier:1.2.1 .`
 #
 # The base is pinned by its exact tag. Its digest could not be looked up where this file was written (no registry
 # access); when building, pin it as python:3.11.17-slim-trixie@sha256:<digest> in both FROM lines
@@ -21,7 +21,7 @@ RUN python -m venv /opt/source-courier \
 FROM python:3.11.17-slim-trixie
 
 LABEL io.airbyte.name="airbyte/source-courier" \
-      io.airbyte.version="1.2.0"
+      io.airbyte.version="1.2.1"
 
 RUN useradd --create-home --user-group --uid 1000 airbyte
 
