@@ -237,31 +237,27 @@ def sample(stream: str, **fields: Any) -> dict[str, Any]:
     return {**(body if key is None else body[key][0]), **fields}
 
 
-MESSAGES_PAGE_SIZE = {"limit": "100"}  # on every `/messages` request (test_messages asserts it)
+# The parameters the manifest sends on every request to a path, whatever the page or state: `serve` expects them,
+# `queries` checks each request has them and leaves them out.
+ALWAYS_SENT = {"/messages": {"limit": "100"}}
 
 
 def serve(api: responses.RequestsMock, path: str, body: Any, status: int = 200, **query: str) -> None:
-    """Courier answers `body` to GET `path` with exactly this query string (no other query matches).
-
-    A `/messages` query also has `MESSAGES_PAGE_SIZE`, which the connector sends on each of them.
-    """
-    if path == "/messages":
-        query = {**MESSAGES_PAGE_SIZE, **query}
+    """Courier answers `body` to GET `path` with exactly this query string and the path's `ALWAYS_SENT` (no other
+    query matches)."""
+    query = {**ALWAYS_SENT.get(path, {}), **query}
     api.get(
         f"{BASE_URL}{path}", json=body, status=status, match=[matchers.query_param_matcher(query, strict_match=True)]
     )
 
 
 def queries(api: responses.RequestsMock, path: str) -> list[dict[str, str]]:
-    """The query parameters of each request made to exactly `path`, in the order made.
-
-    Each `/messages` query must have `MESSAGES_PAGE_SIZE`, left out of what this returns.
-    """
+    """The query parameters of each request made to exactly `path`, in the order made, without the path's
+    `ALWAYS_SENT`, which each must have."""
     made = [dict(parse_qsl(urlsplit(call.request.url).query)) for call in api.calls if _path(call) == path]
-    if path != "/messages":
-        return made
-    assert all(query.items() >= MESSAGES_PAGE_SIZE.items() for query in made), made
-    return [{key: value for key, value in query.items() if key not in MESSAGES_PAGE_SIZE} for query in made]
+    always = ALWAYS_SENT.get(path, {})
+    assert all(query.items() >= always.items() for query in made), made
+    return [{key: value for key, value in query.items() if key not in always} for query in made]
 
 
 def paths(api: responses.RequestsMock) -> list[str]:

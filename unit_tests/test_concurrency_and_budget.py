@@ -10,7 +10,7 @@ from typing import Any
 import responses
 from responses import matchers
 
-from unit_tests.builders import BASE_URL, MESSAGES_PAGE_SIZE, config, keys, message, page, sample, serve
+from unit_tests.builders import ALWAYS_SENT, BASE_URL, config, keys, message, page, sample, serve
 
 LISTS = [f"list-{n}" for n in range(12)]
 
@@ -74,7 +74,7 @@ def test_requests_per_second_allows_at_most_that_many_requests_in_any_second(api
         return callback
 
     for n in range(11):  # 11 pages: the 6th and 11th request must each wait for the window to move on
-        cursor_query = {**MESSAGES_PAGE_SIZE, **({"cursor": f"c{n}"} if n else {})}
+        cursor_query = {**ALWAYS_SENT["/messages"], **({"cursor": f"c{n}"} if n else {})}
         body = page([message(f"m{n}")], cursor=f"c{n + 1}" if n < 10 else None)
         api.add_callback(
             responses.GET,
