@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from integration_tests.cli_runner import (
     record_ids,
     refused_key,
 )
+from unit_tests.builders import unresolvable
 
 LOG = MessageLog(2)  # the two messages a stand-in server serves, newest first
 UNAUTHORIZED = {"message": "Unauthorized", "type": "authentication_error"}
@@ -248,15 +248,7 @@ def test_redirect_to_an_unresolvable_host_is_retried_from_the_start_without_leak
     # No proxy: the name does not resolve (at once), the connection error is retried after the CDK's first backoff
     # (1 s), and the retry goes to the configured base_url again, which now serves the page. The CLI runs in this
     # process, where the lookup fails here without asking any resolver.
-    real_getaddrinfo, refused = socket.getaddrinfo, []
-
-    def getaddrinfo(host, *args, **kwargs):
-        if host == "courier.example.invalid":
-            refused.append(host)
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    refused = unresolvable(monkeypatch, "courier.example.invalid")
     courier = sites()
     courier.answer("/messages", redirect(302, "http://courier.example.invalid/messages"), page(0, 1))
 

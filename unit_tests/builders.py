@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -237,6 +238,23 @@ def sample(stream: str, **fields: Any) -> dict[str, Any]:
     return {**(body if key is None else body[key][0]), **fields}
 
 
+def unresolvable(monkeypatch: Any, host: str, loopback_only: bool = False) -> list[str]:
+    """Makes `host` fail its DNS lookup at once, as a mistyped name, without asking any resolver; with
+    `loopback_only`, looking up any other name than 127.0.0.1 fails the test. Returns the failed lookups, in order."""
+    real_getaddrinfo, failed = socket.getaddrinfo, []
+
+    def getaddrinfo(name: Any, *args: Any, **kwargs: Any) -> Any:
+        if name == host:
+            failed.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if loopback_only and name != "127.0.0.1":
+            raise AssertionError(f"a test looked up {name}")
+        return real_getaddrinfo(name, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return failed
+
+
 # The parameters the manifest sends on every request to a path, whatever the page or state: `serve` expects them,
 # `queries` checks each request has them and leaves them out.
 ALWAYS_SENT = {"/messages": {"limit": "100"}}
@@ -253,8 +271,10 @@ def serve(api: responses.RequestsMock, path: str, body: Any, status: int = 200, 
 
 def queries(api: responses.RequestsMock, path: str) -> list[dict[str, str]]:
     """The query parameters of each request made to exactly `path`, in the order made, without the path's
-    `ALWAYS_SENT`, which each must have."""
-    made = [dict(parse_qsl(urlsplit(call.request.url).query)) for call in api.calls if _path(call) == path]
+    `ALWAYS_SENT`, which each must have once (no parameter may be sent twice)."""
+    pairs = [parse_qsl(urlsplit(call.request.url).query) for call in api.calls if _path(call) == path]
+    made = [dict(sent) for sent in pairs]
+    assert [len(sent) for sent in pairs] == [len(query) for query in made], pairs  # no parameter sent twice
     always = ALWAYS_SENT.get(path, {})
     assert all(query.items() >= always.items() for query in made), made
     return [{key: value for key, value in query.items() if key not in always} for query in made]

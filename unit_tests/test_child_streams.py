@@ -142,7 +142,7 @@ def test_parent_ids_are_percent_encoded_as_one_path_segment(api, run_read):
 def _partition_fields(router: dict[str, Any]) -> set[str]:
     """The partition fields a (union of) substream router(s) fills."""
     fields = {router["partition_field"]} if "partition_field" in router else set()
-    fields |= {config["partition_field"] for config in router.get("parent_stream_configs", [])}
+    fields |= {parent["partition_field"] for parent in router.get("parent_stream_configs", [])}
     return fields.union(*(_partition_fields(inner) for inner in router.get("partition_routers", [])))
 
 

@@ -6,7 +6,6 @@ CDK's own 1, 2, 4, ... s, within its 10-minute max_time (the `waits` fixture cou
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -29,6 +28,7 @@ from unit_tests.builders import (
     sample,
     serve,
     stream_error,
+    unresolvable,
 )
 
 FROZEN_NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
@@ -316,16 +316,7 @@ def unreachable(where: str, cause: str, attempt: int, of: int) -> str:
 @pytest.fixture
 def no_dns(monkeypatch):
     """`courier.invalid` cannot be resolved, as a mistyped host; any other lookup is refused outright."""
-
-    def getaddrinfo(host, *args, **kwargs):
-        if host == UNREACHABLE_HOST:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        if host != "127.0.0.1":
-            raise AssertionError(f"a test looked up {host}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    real_getaddrinfo = socket.getaddrinfo
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    unresolvable(monkeypatch, UNREACHABLE_HOST, loopback_only=True)
 
 
 @pytest.fixture
